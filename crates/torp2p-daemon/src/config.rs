@@ -1,0 +1,275 @@
+//! Configuration of a managed tor ([`Config`]) and of an attached one ([`AttachConfig`]).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A local address tor listens on: a TCP port on loopback or a unix socket.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LocalAddr {
+    /// A TCP address, e.g. `127.0.0.1:9050`.
+    Tcp(SocketAddr),
+    /// A unix socket path.
+    Unix(PathBuf),
+}
+
+impl fmt::Display for LocalAddr {
+    /// `127.0.0.1:9050` or `unix:/path/to/socket`, as tor writes them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LocalAddr::Tcp(a) => write!(f, "{a}"),
+            LocalAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+impl FromStr for LocalAddr {
+    type Err = String;
+
+    /// Parses `unix:/path` (quotes around the path allowed, as tor writes them) or `ip:port`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if let Some(path) = s.strip_prefix("unix:") {
+            let path = path.trim_matches('"');
+            if path.is_empty() {
+                return Err(format!("`{s}` names no unix socket path"));
+            }
+            return Ok(LocalAddr::Unix(PathBuf::from(path)));
+        }
+        s.trim_matches('"')
+            .parse::<SocketAddr>()
+            .map(LocalAddr::Tcp)
+            .map_err(|_| format!("`{s}` is neither `ip:port` nor `unix:/path`"))
+    }
+}
+
+/// How a managed tor offers its control and SOCKS ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Listeners {
+    /// Unix sockets inside the data directory (mode 0700): only this user can use them.
+    /// The default on unix.
+    Unix,
+    /// TCP ports on 127.0.0.1 chosen by tor (`auto`): any local user can connect to the SOCKS
+    /// port (the control port still needs the cookie).
+    Tcp,
+}
+
+/// Configuration of a tor that torp2p starts and owns ([`crate::Tor::spawn`]).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) tor_bin: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) extra_torrc: Vec<String>,
+    pub(crate) listeners: Listeners,
+    pub(crate) socks: bool,
+    pub(crate) startup_timeout: Duration,
+    pub(crate) command_timeout: Duration,
+    pub(crate) log_level: &'static str,
+}
+
+impl Config {
+    /// The defaults:
+    /// - tor binary: `$TOR_BIN`, else `tor` on `PATH` (or `/usr/sbin/tor`);
+    /// - data directory: a fresh temporary directory, deleted when the [`crate::Tor`] is dropped;
+    /// - no extra torrc lines;
+    /// - listeners: unix sockets in the data directory ([`Listeners::Unix`]) where the path
+    ///   fits a socket address, TCP on 127.0.0.1 otherwise;
+    /// - a SOCKS port, with `ExtendedErrors` (so dial errors say why);
+    /// - startup timeout (until the control port answers): 30 s;
+    /// - timeout of one control-port command: 30 s;
+    /// - tor's log level: `notice` (drained into `tracing` under the target `tor`).
+    pub fn new() -> Self {
+        Self {
+            tor_bin: None,
+            data_dir: None,
+            extra_torrc: Vec::new(),
+            listeners: if cfg!(unix) {
+                Listeners::Unix
+            } else {
+                Listeners::Tcp
+            },
+            socks: true,
+            startup_timeout: Duration::from_secs(30),
+            command_timeout: Duration::from_secs(30),
+            log_level: "notice",
+        }
+    }
+
+    /// The tor binary to run.
+    pub fn with_tor_bin(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tor_bin = Some(path.into());
+        self
+    }
+
+    /// A persistent data directory (created with mode 0700 if missing). tor keeps its consensus
+    /// cache there, which makes later starts fast. It is not deleted on drop.
+    pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Adds a torrc line, e.g. `DirAuthority ...` to join a private test network. Lines are
+    /// written after torp2p's own, so for single-valued options they win.
+    pub fn with_torrc_line(mut self, line: impl Into<String>) -> Self {
+        self.extra_torrc.push(line.into());
+        self
+    }
+
+    /// Adds several torrc lines (see [`Config::with_torrc_line`]).
+    pub fn with_torrc_lines<I, S>(mut self, lines: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.extra_torrc.extend(lines.into_iter().map(Into::into));
+        self
+    }
+
+    /// Unix sockets or TCP for the control and SOCKS ports.
+    pub fn with_listeners(mut self, listeners: Listeners) -> Self {
+        self.listeners = listeners;
+        self
+    }
+
+    /// Whether tor opens a SOCKS port (off for relays and directory authorities).
+    pub fn with_socks(mut self, socks: bool) -> Self {
+        self.socks = socks;
+        self
+    }
+
+    /// How long to wait for tor to open its control port.
+    pub fn with_startup_timeout(mut self, timeout: Duration) -> Self {
+        self.startup_timeout = timeout;
+        self
+    }
+
+    /// How long one control-port command may take.
+    pub fn with_command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = timeout;
+        self
+    }
+
+    /// tor's log level (`err`, `warn`, `notice`, `info`, `debug`).
+    pub fn with_log_level(mut self, level: &'static str) -> Self {
+        self.log_level = level;
+        self
+    }
+
+    /// The extra torrc lines.
+    pub fn torrc_lines(&self) -> &[String] {
+        &self.extra_torrc
+    }
+
+    /// The data directory, if a persistent one was named.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.data_dir.as_deref()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// How to authenticate to an existing tor's control port.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// Choose from what tor offers (PROTOCOLINFO): SAFECOOKIE, then COOKIE, then
+    /// HASHEDPASSWORD (if a password was given), then NULL.
+    Auto {
+        /// The control password, for HASHEDPASSWORD.
+        password: Option<String>,
+    },
+    /// SAFECOOKIE: proves knowledge of the cookie without sending it.
+    SafeCookie,
+    /// COOKIE: sends the cookie file's contents.
+    Cookie,
+    /// HASHEDPASSWORD: sends the password.
+    HashedPassword(String),
+    /// NULL: no authentication (only if tor is configured without any).
+    Null,
+}
+
+impl fmt::Debug for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthMethod::Auto { password } => f
+                .debug_struct("Auto")
+                .field("password", &password.as_ref().map(|_| "<redacted>"))
+                .finish(),
+            AuthMethod::SafeCookie => f.write_str("SafeCookie"),
+            AuthMethod::Cookie => f.write_str("Cookie"),
+            AuthMethod::HashedPassword(_) => f.write_str("HashedPassword(<redacted>)"),
+            AuthMethod::Null => f.write_str("Null"),
+        }
+    }
+}
+
+/// Configuration for [`crate::Tor::attach`]: a tor that is already running (a system tor).
+#[derive(Debug, Clone)]
+pub struct AttachConfig {
+    pub(crate) control: LocalAddr,
+    pub(crate) auth: AuthMethod,
+    pub(crate) command_timeout: Duration,
+}
+
+impl AttachConfig {
+    /// Attach to the control port at `control`. Defaults: [`AuthMethod::Auto`] without a
+    /// password; 30 s timeout per command.
+    pub fn new(control: LocalAddr) -> Self {
+        Self {
+            control,
+            auth: AuthMethod::Auto { password: None },
+            command_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// The authentication method.
+    pub fn with_auth(mut self, auth: AuthMethod) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// How long one control-port command may take.
+    pub fn with_command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = timeout;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_addr_parses_tors_forms() {
+        assert_eq!(
+            "127.0.0.1:9050".parse::<LocalAddr>(),
+            Ok(LocalAddr::Tcp("127.0.0.1:9050".parse().unwrap()))
+        );
+        assert_eq!(
+            "unix:\"/tmp/a b/socks\"".parse::<LocalAddr>(),
+            Ok(LocalAddr::Unix("/tmp/a b/socks".into()))
+        );
+        assert!("unix:".parse::<LocalAddr>().is_err());
+        assert!("localhost:9050".parse::<LocalAddr>().is_err());
+    }
+
+    #[test]
+    fn debug_redacts_passwords() {
+        let s = format!("{:?}", AuthMethod::HashedPassword("hunter2".into()));
+        assert!(!s.contains("hunter2"));
+        let s = format!(
+            "{:?}",
+            AuthMethod::Auto {
+                password: Some("hunter2".into())
+            }
+        );
+        assert!(!s.contains("hunter2"));
+    }
+}

@@ -1,0 +1,212 @@
+//! The event connection: `SETEVENTS STATUS_CLIENT HS_DESC` on a connection of its own, read by
+//! a task that turns events into bootstrap progress and descriptor-upload notices.
+
+use tokio::sync::{broadcast, watch};
+
+use crate::control::{ControlConn, parse_kv};
+use crate::error::{Error, Result};
+
+/// Bootstrap progress as tor reports it (`STATUS_CLIENT ... BOOTSTRAP`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BootstrapStatus {
+    /// Percent done, 0 to 100.
+    pub progress: u8,
+    /// The phase tag, e.g. `conn_done` or `done`.
+    pub tag: String,
+    /// tor's summary of the phase, e.g. `Done`.
+    pub summary: String,
+    /// tor's last bootstrap warning (`STATUS_CLIENT WARN BOOTSTRAP ... WARNING=...`), if any.
+    pub warning: Option<String>,
+}
+
+impl BootstrapStatus {
+    /// Whether tor is fully bootstrapped.
+    pub fn is_done(&self) -> bool {
+        self.progress >= 100
+    }
+
+    /// Parses the text after `STATUS_CLIENT` (or a `status/bootstrap-phase` value): e.g.
+    /// `NOTICE BOOTSTRAP PROGRESS=100 TAG=done SUMMARY="Done"`. `None` if it is not a
+    /// bootstrap status.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        let mut words = text.split_whitespace();
+        let severity = words.next()?;
+        if words.next()? != "BOOTSTRAP" {
+            return None;
+        }
+        let kv = parse_kv(text);
+        let progress = kv.get("PROGRESS")?.parse::<u8>().ok()?.min(100);
+        let warning = (severity == "WARN").then(|| {
+            let w = kv.get("WARNING").cloned().unwrap_or_default();
+            match kv.get("REASON") {
+                Some(r) => format!("{w} (reason: {r})"),
+                None => w,
+            }
+        });
+        Some(Self {
+            progress,
+            tag: kv.get("TAG").cloned().unwrap_or_default(),
+            summary: kv.get("SUMMARY").cloned().unwrap_or_default(),
+            warning,
+        })
+    }
+}
+
+/// What an `HS_DESC` event says happened to a descriptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HsDescAction {
+    Upload,
+    Uploaded,
+    Failed,
+}
+
+/// One `HS_DESC` event about one of our uploads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HsDescEvent {
+    pub(crate) action: HsDescAction,
+    /// The onion address without `.onion`, lower case.
+    pub(crate) address: String,
+    /// The HSDir's identity, as tor writes it.
+    pub(crate) hs_dir: String,
+}
+
+impl HsDescEvent {
+    /// Parses the text after `HS_DESC `: `Action HSAddress AuthType HsDir ...`.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        let mut w = text.split_whitespace();
+        let action = match w.next()? {
+            "UPLOAD" => HsDescAction::Upload,
+            "UPLOADED" => HsDescAction::Uploaded,
+            "FAILED" => HsDescAction::Failed,
+            _ => return None,
+        };
+        let address = w.next()?.to_ascii_lowercase();
+        let _auth = w.next()?;
+        let hs_dir = w.next()?.to_string();
+        Some(Self {
+            action,
+            address,
+            hs_dir,
+        })
+    }
+}
+
+/// Why the event reader stopped: tor went away.
+pub(crate) type Gone = Option<String>;
+
+/// The channels the event reader feeds.
+pub(crate) struct EventChannels {
+    pub(crate) bootstrap: watch::Sender<BootstrapStatus>,
+    pub(crate) hs_desc: broadcast::Sender<HsDescEvent>,
+    /// Set (once) when the event connection closes.
+    pub(crate) closed: watch::Sender<Gone>,
+}
+
+/// Subscribes `conn` to our events and reads the current bootstrap phase.
+pub(crate) async fn subscribe(conn: &mut ControlConn) -> Result<BootstrapStatus> {
+    conn.command(
+        "SETEVENTS STATUS_CLIENT HS_DESC",
+        "SETEVENTS STATUS_CLIENT HS_DESC",
+    )
+    .await?;
+    let lines = conn
+        .command(
+            "GETINFO status/bootstrap-phase",
+            "GETINFO status/bootstrap-phase",
+        )
+        .await?;
+    let value = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("status/bootstrap-phase="))
+        .ok_or_else(|| Error::Protocol {
+            command: "GETINFO status/bootstrap-phase".into(),
+            detail: format!("no status/bootstrap-phase in {lines:?}"),
+        })?;
+    Ok(BootstrapStatus::parse(value).unwrap_or_default())
+}
+
+/// Reads events until the connection closes, then marks `closed`.
+pub(crate) async fn run_reader(mut conn: ControlConn, ch: EventChannels) {
+    let reason = loop {
+        match conn.read_reply().await {
+            Ok((650, lines)) => {
+                let Some(first) = lines.first() else { continue };
+                if let Some(rest) = first.strip_prefix("STATUS_CLIENT ") {
+                    if let Some(mut status) = BootstrapStatus::parse(rest) {
+                        tracing::debug!(progress = status.progress, tag = %status.tag, "tor bootstrap");
+                        ch.bootstrap.send_modify(|old| {
+                            if status.warning.is_none() {
+                                status.warning = old.warning.take();
+                            }
+                            // A warning event repeats the current progress; keep the max.
+                            status.progress = status.progress.max(old.progress);
+                            *old = status;
+                        });
+                    }
+                } else if let Some(ev) = first.strip_prefix("HS_DESC ").and_then(HsDescEvent::parse)
+                {
+                    tracing::trace!(action = ?ev.action, hs_dir = %ev.hs_dir, "HS_DESC");
+                    // No receiver is fine: nobody is waiting.
+                    let _ = ch.hs_desc.send(ev);
+                }
+            }
+            Ok((code, lines)) => {
+                tracing::debug!(code, ?lines, "unexpected reply on the event connection");
+            }
+            Err(e) => break e.to_string(),
+        }
+    };
+    tracing::debug!(%reason, "tor event connection closed");
+    ch.closed.send_replace(Some(reason));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_notice() {
+        let s = BootstrapStatus::parse(r#"NOTICE BOOTSTRAP PROGRESS=100 TAG=done SUMMARY="Done""#)
+            .unwrap();
+        assert!(s.is_done());
+        assert_eq!((s.tag.as_str(), s.summary.as_str()), ("done", "Done"));
+        assert_eq!(s.warning, None);
+    }
+
+    #[test]
+    fn bootstrap_warning() {
+        let s = BootstrapStatus::parse(
+            r#"WARN BOOTSTRAP PROGRESS=5 TAG=conn SUMMARY="Connecting to a relay" WARNING="Connection refused" REASON=CONNECTREFUSED COUNT=3 RECOMMENDATION=ignore HOSTID="X" HOSTADDR="127.0.0.1:1""#,
+        )
+        .unwrap();
+        assert_eq!(s.progress, 5);
+        assert_eq!(
+            s.warning.as_deref(),
+            Some("Connection refused (reason: CONNECTREFUSED)")
+        );
+    }
+
+    #[test]
+    fn not_bootstrap() {
+        assert_eq!(BootstrapStatus::parse("NOTICE CIRCUIT_ESTABLISHED"), None);
+        assert_eq!(BootstrapStatus::parse("NOTICE BOOTSTRAP PROGRESS=x"), None);
+        assert_eq!(BootstrapStatus::parse(""), None);
+        assert_eq!(
+            BootstrapStatus::parse("NOTICE BOOTSTRAP PROGRESS=250").map(|s| s.progress),
+            Some(100)
+        );
+    }
+
+    #[test]
+    fn hs_desc_events() {
+        let up = HsDescEvent::parse("UPLOAD sqbhexutqt2qyu6q3armsbts7uiudgunsktlkvuhprcpwemgzaf5hvad UNKNOWN $AAAA~relay1 Xj0kBzq HSDIR_INDEX=1234").unwrap();
+        assert_eq!(up.action, HsDescAction::Upload);
+        assert_eq!(up.hs_dir, "$AAAA~relay1");
+        let ok = HsDescEvent::parse("UPLOADED sqbhexutqt2qyu6q3armsbts7uiudgunsktlkvuhprcpwemgzaf5hvad UNKNOWN $AAAA~relay1").unwrap();
+        assert_eq!(ok.action, HsDescAction::Uploaded);
+        let failed = HsDescEvent::parse("FAILED abc UNKNOWN $B REASON=UPLOAD_REJECTED").unwrap();
+        assert_eq!(failed.action, HsDescAction::Failed);
+        assert_eq!(HsDescEvent::parse("CREATED abc UNKNOWN UNKNOWN x"), None);
+        assert_eq!(HsDescEvent::parse("UPLOAD abc"), None);
+    }
+}

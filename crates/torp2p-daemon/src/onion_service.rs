@@ -1,0 +1,366 @@
+//! Onion services added over the control port: [`OnionService`] and its options.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use data_encoding::{BASE32_NOPAD, BASE64};
+use tokio::sync::{broadcast, watch};
+use torp2p_addr::OnionAddress;
+
+use crate::config::LocalAddr;
+use crate::error::{Error, Result};
+use crate::events::{HsDescAction, HsDescEvent};
+use crate::key::OnionKey;
+use crate::tor::Inner;
+
+/// One virtual port of an onion service and where tor forwards its connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortMapping {
+    /// The port clients connect to (`<address>.onion:<virtual_port>`).
+    pub virtual_port: u16,
+    /// Where tor connects for each incoming stream: a loopback TCP address or a unix socket.
+    pub target: LocalAddr,
+}
+
+/// Proof-of-work defenses against introduction floods (tor ≥ 0.4.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PowDefenses {
+    /// `PoWQueueRate`: introduction requests per second taken from the priority queue.
+    pub queue_rate: u32,
+    /// `PoWQueueBurst`: the burst allowed above the rate.
+    pub queue_burst: u32,
+}
+
+/// Options of an onion service. Defaults: no stream limit, no client authorization, no
+/// proof-of-work defenses.
+#[derive(Debug, Clone, Default)]
+pub struct OnionServiceOptions {
+    max_streams: Option<u16>,
+    client_auth_v3: Vec<[u8; 32]>,
+    pow: Option<PowDefenses>,
+}
+
+impl OnionServiceOptions {
+    /// The defaults (see the type's docs).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// At most `n` concurrent streams per rendezvous circuit (`MaxStreams`).
+    pub fn with_max_streams(mut self, n: u16) -> Self {
+        self.max_streams = Some(n);
+        self
+    }
+
+    /// Only clients holding the x25519 secret key matching `public_key` may connect
+    /// (`ClientAuthV3`); call once per authorized client.
+    pub fn with_authorized_client(mut self, public_key: [u8; 32]) -> Self {
+        self.client_auth_v3.push(public_key);
+        self
+    }
+
+    /// Enables proof-of-work defenses.
+    pub fn with_pow_defenses(mut self, pow: PowDefenses) -> Self {
+        self.pow = Some(pow);
+        self
+    }
+}
+
+/// When an onion service counts as published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Publication {
+    /// At once, without waiting for any descriptor upload: dials in the next seconds fail.
+    Immediately,
+    /// When the first HSDir confirmed an upload. Measured on a private network, about one
+    /// dial in ten made right then still failed.
+    FirstUpload,
+    /// When every upload tor started was answered (confirmed or failed), and at least one was
+    /// confirmed; but no longer than `cap` after the first confirmation. Dials made then
+    /// succeeded in every measured run. The default, with a 10 s cap.
+    AllUploads {
+        /// The longest wait after the first confirmation.
+        cap: Duration,
+    },
+}
+
+impl Default for Publication {
+    fn default() -> Self {
+        Publication::AllUploads {
+            cap: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How the uploads of a service's descriptors went so far (from `HS_DESC` events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UploadState {
+    /// Uploads tor started (one per descriptor and HSDir).
+    pub uploads: usize,
+    /// Uploads an HSDir confirmed.
+    pub uploaded: usize,
+    /// Uploads that failed.
+    pub failed: usize,
+}
+
+impl UploadState {
+    /// Whether every started upload was answered and at least one was confirmed.
+    pub fn all_answered(&self) -> bool {
+        self.uploaded > 0 && self.uploaded + self.failed >= self.uploads
+    }
+}
+
+/// An onion service that tor runs for us. Dropping it removes the service (DEL_ONION) in the
+/// background; [`OnionService::remove`] does it and waits for tor's answer.
+pub struct OnionService {
+    address: OnionAddress,
+    tor: Arc<Inner>,
+    uploads: watch::Receiver<UploadState>,
+    watcher: tokio::task::JoinHandle<()>,
+    removed: bool,
+}
+
+impl std::fmt::Debug for OnionService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnionService")
+            .field("address", &self.address)
+            .field("uploads", &*self.uploads.borrow())
+            .finish()
+    }
+}
+
+impl OnionService {
+    /// Sends ADD_ONION and starts following the descriptor uploads.
+    pub(crate) async fn add(
+        tor: Arc<Inner>,
+        key: &OnionKey,
+        ports: &[PortMapping],
+        options: &OnionServiceOptions,
+    ) -> Result<Self> {
+        let address = key.onion_address();
+        let command = add_onion_command(key, ports, options)?;
+        // Subscribe before the command, so that no upload event is missed.
+        let events = tor.hs_desc.subscribe();
+        let (state_tx, state_rx) = watch::channel(UploadState::default());
+        let watcher = tokio::spawn(follow_uploads(events, address.to_base32(), state_tx));
+        let shown = "ADD_ONION ED25519-V3:<redacted> ...";
+        let lines = match tor.command(&command, shown).await {
+            Ok(lines) => lines,
+            Err(Error::Command { code, reply, .. }) => {
+                watcher.abort();
+                return Err(Error::OnionServiceRejected {
+                    reply: format!("{code} {reply}"),
+                });
+            }
+            Err(e) => {
+                watcher.abort();
+                return Err(e);
+            }
+        };
+        let service_id = lines.iter().find_map(|l| l.strip_prefix("ServiceID="));
+        if service_id != Some(address.to_base32().as_str()) {
+            watcher.abort();
+            return Err(Error::Protocol {
+                command: shown.into(),
+                detail: format!(
+                    "tor reported ServiceID {service_id:?}, expected our key's address"
+                ),
+            });
+        }
+        tracing::debug!(%address, "onion service added");
+        Ok(Self {
+            address,
+            tor,
+            uploads: state_rx,
+            watcher,
+            removed: false,
+        })
+    }
+
+    /// The service's onion address.
+    pub fn address(&self) -> OnionAddress {
+        self.address
+    }
+
+    /// The upload progress, updated as `HS_DESC` events arrive.
+    pub fn upload_state(&self) -> watch::Receiver<UploadState> {
+        self.uploads.clone()
+    }
+
+    /// Waits until the service counts as published under `policy`, at most `timeout`.
+    pub async fn wait_published(
+        &self,
+        policy: Publication,
+        timeout: Duration,
+    ) -> Result<UploadState> {
+        let mut rx = self.uploads.clone();
+        let mut gone = self.tor.gone.clone();
+        let wait = async {
+            match policy {
+                Publication::Immediately => {}
+                Publication::FirstUpload => {
+                    let _ = rx.wait_for(|s| s.uploaded > 0).await;
+                }
+                Publication::AllUploads { cap } => {
+                    let _ = rx.wait_for(|s| s.uploaded > 0).await;
+                    let _ = tokio::time::timeout(cap, rx.wait_for(UploadState::all_answered)).await;
+                }
+            }
+        };
+        tokio::select! {
+            r = tokio::time::timeout(timeout, wait) => {
+                let state = *self.uploads.borrow();
+                match r {
+                    Ok(()) => Ok(state),
+                    Err(_) => Err(Error::PublishTimeout {
+                        timeout,
+                        uploads: state.uploads,
+                        uploaded: state.uploaded,
+                        failed: state.failed,
+                    }),
+                }
+            }
+            _ = gone.wait_for(Option::is_some) => Err(self.tor.gone_error().await),
+        }
+    }
+
+    /// Removes the service (DEL_ONION) and waits for tor's answer.
+    pub async fn remove(mut self) -> Result<()> {
+        self.removed = true;
+        self.watcher.abort();
+        let id = self.address.to_base32();
+        self.tor
+            .command(&format!("DEL_ONION {id}"), "DEL_ONION <service>")
+            .await
+            .map(drop)
+    }
+}
+
+impl Drop for OnionService {
+    fn drop(&mut self) {
+        self.watcher.abort();
+        if self.removed || self.tor.is_gone() {
+            return;
+        }
+        let tor = self.tor.clone();
+        let id = self.address.to_base32();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = tor
+                    .command(&format!("DEL_ONION {id}"), "DEL_ONION <service>")
+                    .await
+                {
+                    tracing::debug!(error = %e, "DEL_ONION on drop failed");
+                }
+            });
+        }
+    }
+}
+
+async fn follow_uploads(
+    mut events: broadcast::Receiver<HsDescEvent>,
+    address: String,
+    state: watch::Sender<UploadState>,
+) {
+    loop {
+        match events.recv().await {
+            Ok(ev) if ev.address == address => state.send_modify(|s| match ev.action {
+                HsDescAction::Upload => s.uploads += 1,
+                HsDescAction::Uploaded => s.uploaded += 1,
+                HsDescAction::Failed => s.failed += 1,
+            }),
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+}
+
+/// `ADD_ONION ED25519-V3:<key> Flags=DiscardPK[,V3Auth] [MaxStreams=] [PoW...] Port=...
+/// [ClientAuthV3=...]`
+fn add_onion_command(
+    key: &OnionKey,
+    ports: &[PortMapping],
+    options: &OnionServiceOptions,
+) -> Result<String> {
+    if ports.is_empty() {
+        return Err(Error::Config(
+            "an onion service needs at least one port".into(),
+        ));
+    }
+    let mut cmd = format!(
+        "ADD_ONION ED25519-V3:{} Flags=DiscardPK",
+        BASE64.encode(key.expanded_secret())
+    );
+    if !options.client_auth_v3.is_empty() {
+        cmd.push_str(",V3Auth");
+    }
+    if let Some(n) = options.max_streams {
+        cmd.push_str(&format!(" MaxStreams={n}"));
+    }
+    if let Some(p) = options.pow {
+        cmd.push_str(&format!(
+            " PoWDefensesEnabled=1 PoWQueueRate={} PoWQueueBurst={}",
+            p.queue_rate, p.queue_burst
+        ));
+    }
+    for p in ports {
+        if p.virtual_port == 0 {
+            return Err(Error::Config(
+                "virtual port 0 is not a port: use 1 to 65535".into(),
+            ));
+        }
+        let target = match &p.target {
+            LocalAddr::Tcp(a) => a.to_string(),
+            LocalAddr::Unix(path) => {
+                let s = path.to_str().filter(|s| !s.contains([' ', '"', '\r', '\n'])).ok_or_else(|| {
+                    Error::Config(format!(
+                        "the unix socket path {} cannot be sent to tor (spaces, quotes or non-UTF-8)",
+                        path.display()
+                    ))
+                })?;
+                format!("unix:{s}")
+            }
+        };
+        cmd.push_str(&format!(" Port={},{target}", p.virtual_port));
+    }
+    for k in &options.client_auth_v3 {
+        cmd.push_str(&format!(" ClientAuthV3={}", BASE32_NOPAD.encode(k)));
+    }
+    Ok(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn add_onion_command_shape() {
+        let key = OnionKey::generate();
+        let ports = [PortMapping {
+            virtual_port: 80,
+            target: LocalAddr::Unix("/tmp/x/s.sock".into()),
+        }];
+        let opts = OnionServiceOptions::new()
+            .with_max_streams(8)
+            .with_authorized_client([1; 32])
+            .with_pow_defenses(PowDefenses {
+                queue_rate: 100,
+                queue_burst: 200,
+            });
+        let cmd = add_onion_command(&key, &ports, &opts).unwrap();
+        assert!(cmd.starts_with("ADD_ONION ED25519-V3:"));
+        assert!(cmd.contains(" Flags=DiscardPK,V3Auth MaxStreams=8 PoWDefensesEnabled=1 PoWQueueRate=100 PoWQueueBurst=200 Port=80,unix:/tmp/x/s.sock ClientAuthV3="));
+        assert!(add_onion_command(&key, &[], &opts).is_err());
+    }
+
+    #[test]
+    fn upload_state() {
+        let mut s = UploadState::default();
+        assert!(!s.all_answered());
+        s.uploads = 4;
+        s.uploaded = 1;
+        assert!(!s.all_answered());
+        s.failed = 3;
+        assert!(s.all_answered());
+    }
+}

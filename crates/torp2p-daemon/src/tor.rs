@@ -1,0 +1,376 @@
+//! [`Tor`]: a handle on a tor daemon, started by us or attached to.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use data_encoding::BASE64;
+use tokio::sync::{broadcast, watch};
+use torp2p_addr::OnionAddress;
+
+use crate::config::{AttachConfig, AuthMethod, Config, LocalAddr};
+use crate::control::ControlConn;
+use crate::error::{Error, Result};
+use crate::events::{self, BootstrapStatus, EventChannels, HsDescEvent};
+use crate::key::OnionKey;
+use crate::onion_service::{OnionService, OnionServiceOptions, PortMapping};
+use crate::process::{LogTail, TorProcess};
+
+/// How many `HS_DESC` events may queue for a slow onion-service watcher.
+const HS_DESC_QUEUE: usize = 256;
+
+/// A tor daemon: one that torp2p started and owns ([`Tor::spawn`]), or a running one it
+/// attached to ([`Tor::attach`]).
+///
+/// Cloning is cheap and shares the daemon. When the last clone (and the last
+/// [`OnionService`] of it) is dropped, a spawned tor is killed and reaped and its temporary
+/// data directory deleted; an attached tor is left running.
+#[derive(Clone)]
+pub struct Tor {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    process: Mutex<Option<TorProcess>>,
+    pid: Option<u32>,
+    data_dir: Option<PathBuf>,
+    exited: Option<watch::Receiver<Option<String>>>,
+    log: Option<LogTail>,
+    control: tokio::sync::Mutex<ControlConn>,
+    control_addr: LocalAddr,
+    socks_addr: Option<LocalAddr>,
+    bootstrap: watch::Receiver<BootstrapStatus>,
+    pub(crate) hs_desc: broadcast::Sender<HsDescEvent>,
+    pub(crate) gone: watch::Receiver<Option<String>>,
+    event_task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Tor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tor")
+            .field("pid", &self.inner.pid)
+            .field("control", &self.inner.control_addr)
+            .field("socks", &self.inner.socks_addr)
+            .finish()
+    }
+}
+
+impl Tor {
+    /// Starts a tor of our own (see [`Config`] for the defaults), authenticates with its cookie,
+    /// takes ownership of it (tor exits when our control connection closes) and subscribes to
+    /// its events. Returns once the control port answers; call [`Tor::wait_bootstrapped`] to
+    /// wait for the network.
+    ///
+    /// If tor exits before its control port is up, the error carries its last log lines (a bad
+    /// torrc line shows tor's own complaint).
+    pub async fn spawn(config: Config) -> Result<Self> {
+        let started = TorProcess::start(&config).await?;
+        let process = started.process;
+        let timeout = config.command_timeout;
+        let result = async {
+            let mut control = ControlConn::connect(&started.control, timeout).await?;
+            control
+                .authenticate(&AuthMethod::Auto { password: None })
+                .await?;
+            control.command("TAKEOWNERSHIP", "TAKEOWNERSHIP").await?;
+            let socks = if config.socks {
+                socks_listener(&mut control).await?
+            } else {
+                None
+            };
+            Ok::<_, Error>((control, socks))
+        }
+        .await;
+        let (control, socks) = match result {
+            Ok(v) => v,
+            // The control connection failing during startup usually means tor died: say so.
+            Err(e) if e.is_tor_gone() || process.exited().borrow().is_some() => {
+                let mut exited = process.exited();
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(2), exited.wait_for(Option::is_some))
+                        .await;
+                return Err(process.exit_error());
+            }
+            Err(e) => return Err(e),
+        };
+        let log = process.log().clone();
+        let exited = process.exited();
+        let pid = process.pid();
+        let data_dir = config
+            .data_dir
+            .is_some()
+            .then(|| process.data_dir().to_path_buf());
+        Self::finish(
+            control,
+            socks,
+            timeout,
+            Some(process),
+            pid,
+            data_dir,
+            Some(exited),
+            Some(log),
+            &AuthMethod::Auto { password: None },
+        )
+        .await
+    }
+
+    /// Attaches to a running tor (e.g. the system's) through its control port. Never takes
+    /// ownership: the tor keeps running when this handle is dropped. The SOCKS address is
+    /// learned from `GETINFO net/listeners/socks`.
+    pub async fn attach(config: AttachConfig) -> Result<Self> {
+        let mut control = ControlConn::connect(&config.control, config.command_timeout).await?;
+        control.authenticate(&config.auth).await?;
+        let socks = socks_listener(&mut control).await?;
+        Self::finish(
+            control,
+            socks,
+            config.command_timeout,
+            None,
+            None,
+            None,
+            None,
+            None,
+            &config.auth,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn finish(
+        control: ControlConn,
+        socks_addr: Option<LocalAddr>,
+        timeout: Duration,
+        process: Option<TorProcess>,
+        pid: Option<u32>,
+        data_dir: Option<PathBuf>,
+        exited: Option<watch::Receiver<Option<String>>>,
+        log: Option<LogTail>,
+        auth: &AuthMethod,
+    ) -> Result<Self> {
+        let control_addr = control.addr().clone();
+        let mut event_conn = ControlConn::connect(&control_addr, timeout).await?;
+        event_conn.authenticate(auth).await?;
+        let initial = events::subscribe(&mut event_conn).await?;
+        let (bootstrap_tx, bootstrap) = watch::channel(initial);
+        let (hs_desc, _) = broadcast::channel(HS_DESC_QUEUE);
+        let (closed_tx, gone) = watch::channel(None);
+        let event_task = tokio::spawn(events::run_reader(
+            event_conn,
+            EventChannels {
+                bootstrap: bootstrap_tx,
+                hs_desc: hs_desc.clone(),
+                closed: closed_tx,
+            },
+        ));
+        tracing::debug!(control = %control_addr, socks = ?socks_addr, pid, "tor ready");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                process: Mutex::new(process),
+                pid,
+                data_dir,
+                exited,
+                log,
+                control: tokio::sync::Mutex::new(control),
+                control_addr,
+                socks_addr,
+                bootstrap,
+                hs_desc,
+                gone,
+                event_task,
+            }),
+        })
+    }
+
+    /// tor's SOCKS address (`None` if tor has no SOCKS port, e.g. with `DisableNetwork 1`).
+    pub fn socks_addr(&self) -> Option<&LocalAddr> {
+        self.inner.socks_addr.as_ref()
+    }
+
+    /// tor's control address.
+    pub fn control_addr(&self) -> &LocalAddr {
+        &self.inner.control_addr
+    }
+
+    /// The PID of a tor we spawned.
+    pub fn pid(&self) -> Option<u32> {
+        self.inner.pid
+    }
+
+    /// The persistent data directory of a spawned tor, if one was configured.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.inner.data_dir.as_deref()
+    }
+
+    /// The last lines a spawned tor logged (empty for an attached tor).
+    pub fn last_log(&self) -> String {
+        self.inner
+            .log
+            .as_ref()
+            .map(LogTail::text)
+            .unwrap_or_default()
+    }
+
+    /// Bootstrap progress: the current value, and `changed().await` for each update (from
+    /// `STATUS_CLIENT` events).
+    pub fn bootstrap_status(&self) -> watch::Receiver<BootstrapStatus> {
+        self.inner.bootstrap.clone()
+    }
+
+    /// Waits until tor reports 100% bootstrap. On timeout the error names the last phase and
+    /// tor's last warning.
+    pub async fn wait_bootstrapped(&self, timeout: Duration) -> Result<()> {
+        let mut rx = self.inner.bootstrap.clone();
+        let mut gone = self.inner.gone.clone();
+        tokio::select! {
+            r = tokio::time::timeout(timeout, rx.wait_for(BootstrapStatus::is_done)) => match r {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(_)) => Err(self.inner.gone_error().await),
+                Err(_) => {
+                    let s = self.inner.bootstrap.borrow().clone();
+                    Err(Error::BootstrapTimeout {
+                        timeout,
+                        progress: s.progress,
+                        tag: s.tag,
+                        summary: s.summary,
+                        last_warning: s.warning.or_else(|| self.inner.log.as_ref().and_then(LogTail::last_warning)),
+                    })
+                }
+            },
+            _ = gone.wait_for(Option::is_some) => Err(self.inner.gone_error().await),
+        }
+    }
+
+    /// `GETINFO key`: the value (a multi-line value comes back whole).
+    pub async fn get_info(&self, key: &str) -> Result<String> {
+        if key.contains(['\r', '\n', ' ']) {
+            return Err(Error::Config(format!("{key:?} is not a GETINFO key")));
+        }
+        let cmd = format!("GETINFO {key}");
+        let lines = self.inner.command(&cmd, &cmd).await?;
+        let prefix = format!("{key}=");
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .map(|v| v.strip_prefix("\r\n").unwrap_or(v).to_string())
+            .ok_or_else(|| Error::Protocol {
+                command: cmd,
+                detail: format!("no `{prefix}` in the reply"),
+            })
+    }
+
+    /// Adds an onion service run with `key`, forwarding `ports` (ADD_ONION; the key is sent,
+    /// never generated or kept by tor: `DiscardPK`). Wait for publication with
+    /// [`OnionService::wait_published`].
+    pub async fn add_onion_service(
+        &self,
+        key: &OnionKey,
+        ports: &[PortMapping],
+        options: &OnionServiceOptions,
+    ) -> Result<OnionService> {
+        OnionService::add(self.inner.clone(), key, ports, options).await
+    }
+
+    /// Lets this tor reach an onion service that requires client authorization
+    /// (`ONION_CLIENT_AUTH_ADD`), with the client's x25519 secret key.
+    pub async fn add_client_auth(
+        &self,
+        address: &OnionAddress,
+        x25519_secret: &[u8; 32],
+    ) -> Result<()> {
+        let cmd = format!(
+            "ONION_CLIENT_AUTH_ADD {} x25519:{}",
+            address.to_base32(),
+            BASE64.encode(x25519_secret)
+        );
+        self.inner
+            .command(&cmd, "ONION_CLIENT_AUTH_ADD <service> x25519:<redacted>")
+            .await
+            .map(drop)
+    }
+
+    /// Whether tor has gone away (exited, or its control connection closed).
+    pub fn is_gone(&self) -> bool {
+        self.inner.is_gone()
+    }
+
+    /// Resolves when tor goes away, with the reason ([`Error::TorExited`] or
+    /// [`Error::ControlClosed`]).
+    pub async fn gone(&self) -> Error {
+        let mut gone = self.inner.gone.clone();
+        let _ = gone.wait_for(Option::is_some).await;
+        self.inner.gone_error().await
+    }
+
+    /// Stops a spawned tor (SIGKILL) and waits until it is reaped; detaches from an attached
+    /// one. Other clones of this handle see tor as gone.
+    pub async fn shutdown(self) {
+        let process = self.inner.process.lock().ok().and_then(|mut p| p.take());
+        if let Some(mut p) = process {
+            p.kill_and_wait().await;
+        }
+    }
+}
+
+impl Inner {
+    pub(crate) fn is_gone(&self) -> bool {
+        self.gone.borrow().is_some() || self.exited.as_ref().is_some_and(|e| e.borrow().is_some())
+    }
+
+    /// Why tor is gone: a spawned tor's exit status and log, or the closed connection.
+    pub(crate) async fn gone_error(&self) -> Error {
+        if let Some(exited) = &self.exited {
+            let mut exited = exited.clone();
+            let _ = tokio::time::timeout(Duration::from_secs(2), exited.wait_for(Option::is_some))
+                .await;
+            let status = exited.borrow().clone();
+            return Error::TorExited {
+                status: status.unwrap_or_else(|| "killed or exiting".into()),
+                last_log: self.log.as_ref().map(LogTail::text).unwrap_or_default(),
+            };
+        }
+        Error::ControlClosed {
+            addr: self.control_addr.clone(),
+        }
+    }
+
+    /// One command on the command connection; a closed connection becomes the gone error.
+    pub(crate) async fn command(&self, command: &str, shown: &str) -> Result<Vec<String>> {
+        if self.is_gone() {
+            return Err(self.gone_error().await);
+        }
+        let result = self.control.lock().await.command(command, shown).await;
+        match result {
+            Err(e) if e.is_tor_gone() => Err(self.gone_error().await),
+            other => other,
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.event_task.abort();
+    }
+}
+
+/// The first SOCKS listener from `GETINFO net/listeners/socks`.
+async fn socks_listener(control: &mut ControlConn) -> Result<Option<LocalAddr>> {
+    let cmd = "GETINFO net/listeners/socks";
+    let lines = control.command(cmd, cmd).await?;
+    let value = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("net/listeners/socks="))
+        .unwrap_or("");
+    // A space-separated list of quoted addresses.
+    let first = value.split_whitespace().next();
+    match first {
+        None => Ok(None),
+        Some(a) => a
+            .trim_matches('"')
+            .parse()
+            .map(Some)
+            .map_err(|e| Error::Protocol {
+                command: cmd.into(),
+                detail: e,
+            }),
+    }
+}

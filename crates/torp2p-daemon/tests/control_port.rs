@@ -1,0 +1,468 @@
+//! The daemon against a real `tor --DisableNetwork 1`: fast, offline, and no mock.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use torp2p_daemon::{
+    AttachConfig, AuthMethod, Config, Error, LocalAddr, OnionKey, OnionServiceOptions, PortMapping,
+    PowDefenses, Tor,
+};
+
+fn offline() -> Config {
+    Config::new().with_torrc_lines(["DisableNetwork 1", "GeoIPFile", "GeoIPv6File"])
+}
+
+/// Whether the process is gone (reaped) or at least dead (zombie waiting for the reaper).
+fn is_dead(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+    }
+}
+
+/// Polls until `pid` is dead; fails the test if it is still alive after 10 s.
+async fn assert_dies(pid: u32) {
+    for _ in 0..400 {
+        if is_dead(pid) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("tor {pid} is still running");
+}
+
+fn unix_target(dir: &Path) -> LocalAddr {
+    LocalAddr::Unix(dir.join("target.sock"))
+}
+
+#[tokio::test]
+async fn spawn_authenticate_and_shutdown() {
+    let tor = Tor::spawn(offline()).await.unwrap();
+    let pid = tor.pid().unwrap();
+    assert!(!is_dead(pid));
+    assert!(
+        matches!(tor.control_addr(), LocalAddr::Unix(_)),
+        "{:?}",
+        tor.control_addr()
+    );
+    let version = tor.get_info("version").await.unwrap();
+    assert!(version.starts_with("0.4."), "{version}");
+    // DisableNetwork: no SOCKS listener is open.
+    assert_eq!(tor.socks_addr(), None);
+    tor.shutdown().await;
+    assert!(is_dead(pid));
+}
+
+#[tokio::test]
+async fn socks_port_is_a_unix_socket_by_default_and_tcp_on_request() {
+    // Without DisableNetwork tor opens its SOCKS port; no relay is reachable (none are
+    // configured to be used before bootstrap), and we do not wait for bootstrap.
+    let tor = Tor::spawn(Config::new().with_torrc_lines(["GeoIPFile", "GeoIPv6File"]))
+        .await
+        .unwrap();
+    match tor.socks_addr() {
+        Some(LocalAddr::Unix(p)) => assert!(p.exists(), "{}", p.display()),
+        other => panic!("expected a unix SOCKS socket, got {other:?}"),
+    }
+    tor.shutdown().await;
+    let tor = Tor::spawn(
+        Config::new()
+            .with_listeners(torp2p_daemon::Listeners::Tcp)
+            .with_torrc_lines(["GeoIPFile", "GeoIPv6File"]),
+    )
+    .await
+    .unwrap();
+    match (tor.socks_addr(), tor.control_addr()) {
+        (Some(LocalAddr::Tcp(s)), LocalAddr::Tcp(c)) => {
+            assert!(s.ip().is_loopback() && c.ip().is_loopback());
+        }
+        other => panic!("expected TCP listeners on loopback, got {other:?}"),
+    }
+    tor.shutdown().await;
+}
+
+#[tokio::test]
+async fn drop_kills_tor_and_removes_the_temp_dir() {
+    let tor = Tor::spawn(offline()).await.unwrap();
+    let pid = tor.pid().unwrap();
+    let LocalAddr::Unix(sock) = tor.control_addr().clone() else {
+        panic!("unix control expected")
+    };
+    let dir = sock.parent().unwrap().to_path_buf();
+    assert!(dir.exists());
+    drop(tor);
+    assert_dies(pid).await;
+    assert!(!dir.exists(), "temp data dir {} was left", dir.display());
+}
+
+#[tokio::test]
+async fn bad_torrc_line_shows_tors_complaint() {
+    let err = Tor::spawn(offline().with_torrc_line("NoSuchOption 1"))
+        .await
+        .unwrap_err();
+    let Error::TorExited { last_log, .. } = &err else {
+        panic!("expected TorExited, got {err:?}")
+    };
+    assert!(last_log.contains("NoSuchOption"), "{last_log}");
+    assert!(err.to_string().contains("NoSuchOption"));
+}
+
+#[tokio::test]
+async fn missing_binary_is_a_clear_error() {
+    let err = Tor::spawn(offline().with_tor_bin("/nonexistent/tor"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::TorNotFound { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("apt-get install tor") && msg.contains("/nonexistent/tor"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn kill_9_is_reported_as_tor_exited() {
+    let tor = Tor::spawn(offline()).await.unwrap();
+    let pid = tor.pid().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let gone = tokio::time::timeout(Duration::from_secs(10), tor.gone())
+        .await
+        .unwrap();
+    assert!(matches!(gone, Error::TorExited { .. }), "{gone:?}");
+    assert!(
+        gone.to_string().contains("SIGKILL") || gone.to_string().contains("signal"),
+        "{gone}"
+    );
+    let err = tor.get_info("version").await.unwrap_err();
+    assert!(err.is_tor_gone(), "{err:?}");
+    let err = tor
+        .add_onion_service(
+            &OnionKey::generate(),
+            &[PortMapping {
+                virtual_port: 80,
+                target: LocalAddr::Tcp("127.0.0.1:9".parse().unwrap()),
+            }],
+            &OnionServiceOptions::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_tor_gone(), "{err:?}");
+    assert!(is_dead(pid));
+}
+
+#[tokio::test]
+async fn bootstrap_timeout_names_the_phase() {
+    let tor = Tor::spawn(offline()).await.unwrap();
+    let err = tor
+        .wait_bootstrapped(Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    let Error::BootstrapTimeout { progress, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(*progress < 100);
+    assert!(err.to_string().contains("stuck at"), "{err}");
+    tor.shutdown().await;
+}
+
+#[tokio::test]
+async fn add_and_remove_onion_service() {
+    let tor = Tor::spawn(offline()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = OnionKey::generate();
+    let service = tor
+        .add_onion_service(
+            &key,
+            &[PortMapping {
+                virtual_port: 80,
+                target: unix_target(dir.path()),
+            }],
+            &OnionServiceOptions::new()
+                .with_max_streams(4)
+                .with_authorized_client([7; 32])
+                .with_pow_defenses(PowDefenses {
+                    queue_rate: 100,
+                    queue_burst: 200,
+                }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(service.address(), key.onion_address());
+    let current = tor.get_info("onions/current").await.unwrap();
+    assert!(
+        current.contains(&key.onion_address().to_base32()),
+        "{current}"
+    );
+    service.remove().await.unwrap();
+    let current = tor.get_info("onions/current").await.unwrap();
+    assert!(
+        !current.contains(&key.onion_address().to_base32()),
+        "{current}"
+    );
+
+    // Dropping a service removes it too.
+    let dropped = tor
+        .add_onion_service(
+            &key,
+            &[PortMapping {
+                virtual_port: 81,
+                target: unix_target(dir.path()),
+            }],
+            &OnionServiceOptions::new(),
+        )
+        .await
+        .unwrap();
+    drop(dropped);
+    let id = key.onion_address().to_base32();
+    let mut removed = false;
+    for _ in 0..200 {
+        if !tor.get_info("onions/current").await.unwrap().contains(&id) {
+            removed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(removed, "dropped service still listed");
+    tor.shutdown().await;
+}
+
+#[tokio::test]
+async fn tor_refuses_a_duplicate_service() {
+    let tor = Tor::spawn(offline()).await.unwrap();
+    let key = OnionKey::generate();
+    let ports = [PortMapping {
+        virtual_port: 80,
+        target: LocalAddr::Tcp("127.0.0.1:9".parse().unwrap()),
+    }];
+    let _first = tor
+        .add_onion_service(&key, &ports, &OnionServiceOptions::new())
+        .await
+        .unwrap();
+    let err = tor
+        .add_onion_service(&key, &ports, &OnionServiceOptions::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::OnionServiceRejected { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("550") || err.to_string().contains("512"),
+        "{err}"
+    );
+    tor.shutdown().await;
+}
+
+#[tokio::test]
+async fn client_auth_is_accepted_by_tor() {
+    let tor = Tor::spawn(offline()).await.unwrap();
+    let service = OnionKey::generate().onion_address();
+    tor.add_client_auth(&service, &[9; 32]).await.unwrap();
+    let listed = tor.get_info("onions/current").await;
+    assert!(listed.is_ok());
+    tor.shutdown().await;
+}
+
+/// tor itself loads a key file we wrote and reports the same address, and we load a key
+/// file tor wrote and compute tor's address.
+#[tokio::test]
+async fn key_files_are_tors_own_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = dir.path().join("ours");
+    let theirs = dir.path().join("theirs");
+    for d in [&ours, &theirs] {
+        std::fs::create_dir(d).unwrap();
+        set_mode(d, 0o700);
+    }
+    let key = OnionKey::generate();
+    key.save(ours.join("hs_ed25519_secret_key")).unwrap();
+    assert_eq!(mode(&ours.join("hs_ed25519_secret_key")), 0o600);
+    let tor = Tor::spawn(offline().with_torrc_lines([
+        format!("HiddenServiceDir {}", ours.display()),
+        "HiddenServicePort 80 127.0.0.1:9".into(),
+        format!("HiddenServiceDir {}", theirs.display()),
+        "HiddenServicePort 80 127.0.0.1:9".into(),
+    ]))
+    .await
+    .unwrap();
+    let hostname_ours = std::fs::read_to_string(ours.join("hostname")).unwrap();
+    assert_eq!(hostname_ours.trim(), key.onion_address().to_string());
+    let hostname_theirs = std::fs::read_to_string(theirs.join("hostname")).unwrap();
+    let loaded = OnionKey::load(theirs.join("hs_ed25519_secret_key")).unwrap();
+    assert_eq!(hostname_theirs.trim(), loaded.onion_address().to_string());
+    tor.shutdown().await;
+}
+
+#[test]
+fn key_file_errors_say_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("key");
+    let msg = |p: &Path| OnionKey::load(p).unwrap_err().to_string();
+
+    assert!(msg(&path).contains("does not exist"), "{}", msg(&path));
+    assert!(msg(dir.path()).contains("is a directory"));
+
+    OnionKey::generate().save(&path).unwrap();
+    let good = std::fs::read(&path).unwrap();
+
+    set_mode(&path, 0o644);
+    let m = msg(&path);
+    assert!(m.contains("chmod 600") && m.contains("644"), "{m}");
+    set_mode(&path, 0o600);
+
+    std::fs::write(&path, &good[..50]).unwrap();
+    assert!(msg(&path).contains("has 50 bytes"), "{}", msg(&path));
+
+    let mut bad_header = good.clone();
+    bad_header[3] = b'X';
+    std::fs::write(&path, &bad_header).unwrap();
+    assert!(msg(&path).contains("does not start with"), "{}", msg(&path));
+
+    let mut unclamped = good.clone();
+    unclamped[32] |= 7;
+    std::fs::write(&path, &unclamped).unwrap();
+    assert!(msg(&path).contains("clamped"), "{}", msg(&path));
+
+    std::fs::write(&path, &good).unwrap();
+    let a = OnionKey::load(&path).unwrap();
+    let b = OnionKey::load_or_generate(&path).unwrap();
+    assert_eq!(a.onion_address(), b.onion_address());
+    let fresh = dir.path().join("fresh");
+    let c = OnionKey::load_or_generate(&fresh).unwrap();
+    assert_eq!(
+        OnionKey::load(&fresh).unwrap().onion_address(),
+        c.onion_address()
+    );
+    assert_eq!(mode(&fresh), 0o600);
+}
+
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+fn set_mode(p: &Path, m: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+}
+
+fn hash_password(pw: &str) -> String {
+    let out = std::process::Command::new("tor")
+        .args(["--hash-password", pw, "--quiet"])
+        .output()
+        .or_else(|_| {
+            std::process::Command::new("/usr/sbin/tor")
+                .args(["--hash-password", pw, "--quiet"])
+                .output()
+        })
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[tokio::test]
+async fn attach_with_every_auth_method() {
+    let hashed = hash_password("correct horse");
+    let owner = Tor::spawn(offline().with_torrc_line(format!("HashedControlPassword {hashed}")))
+        .await
+        .unwrap();
+    let control = owner.control_addr().clone();
+    for auth in [
+        AuthMethod::Auto { password: None },
+        AuthMethod::SafeCookie,
+        AuthMethod::Cookie,
+        AuthMethod::HashedPassword("correct horse".into()),
+    ] {
+        let attached = Tor::attach(AttachConfig::new(control.clone()).with_auth(auth.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{auth:?}: {e}"));
+        assert!(attached.get_info("version").await.is_ok());
+        assert_eq!(attached.pid(), None);
+        // Dropping an attached handle leaves tor running.
+        drop(attached);
+    }
+    let err = Tor::attach(
+        AttachConfig::new(control.clone()).with_auth(AuthMethod::HashedPassword("wrong".into())),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::AuthFailed {
+                method: "HASHEDPASSWORD",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = Tor::attach(AttachConfig::new(control.clone()).with_auth(AuthMethod::Null))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::AuthFailed { method: "NULL", .. }),
+        "{err:?}"
+    );
+    assert!(
+        owner.get_info("version").await.is_ok(),
+        "the owner's tor must still run"
+    );
+    let pid = owner.pid().unwrap();
+    owner.shutdown().await;
+    assert!(is_dead(pid));
+}
+
+#[tokio::test]
+async fn attach_without_authentication() {
+    let owner = Tor::spawn(offline().with_torrc_line("CookieAuthentication 0"))
+        .await
+        .unwrap();
+    let attached =
+        Tor::attach(AttachConfig::new(owner.control_addr().clone()).with_auth(AuthMethod::Null))
+            .await
+            .unwrap();
+    assert!(attached.get_info("version").await.is_ok());
+    let err =
+        Tor::attach(AttachConfig::new(owner.control_addr().clone()).with_auth(AuthMethod::Cookie))
+            .await
+            .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::AuthFailed {
+                method: "COOKIE",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    owner.shutdown().await;
+    // The attached handle notices that tor went away.
+    let gone = tokio::time::timeout(Duration::from_secs(10), attached.gone())
+        .await
+        .unwrap();
+    assert!(matches!(gone, Error::ControlClosed { .. }), "{gone:?}");
+}
+
+#[tokio::test]
+async fn attach_to_nothing_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Tor::attach(AttachConfig::new(LocalAddr::Unix(
+        dir.path().join("nothing.sock"),
+    )))
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::ControlConnect { .. }), "{err:?}");
+    assert!(err.to_string().contains("nothing.sock"));
+}

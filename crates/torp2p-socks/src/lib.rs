@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+
+mod capture;
+mod config;
+mod dial;
+mod error;
+mod stream;
+
+pub use config::{Config, Isolation};
+pub use dial::connect;
+pub use error::{DialError, Malformed, Phase};
+pub use stream::{Proxy, Stream};
+
+/// Re-exported so that users name the same target type as this crate.
+pub use torp2p_addr::DialTarget;

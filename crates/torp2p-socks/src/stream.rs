@@ -1,0 +1,147 @@
+//! Where tor's SOCKS port is, and the stream a dial returns.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+#[cfg(unix)]
+use tokio::net::UnixStream;
+
+/// The address of tor's SOCKS port (`SocksPort` in torrc).
+///
+/// Displayed the way torrc writes it: `127.0.0.1:9050`, or `unix:/run/tor/socks` for a unix
+/// socket.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Proxy {
+    /// A TCP SOCKS port, e.g. `127.0.0.1:9050`.
+    Tcp(SocketAddr),
+    /// A unix-socket SOCKS port (`SocksPort unix:/path`). Only on unix platforms: elsewhere a
+    /// dial fails with [`DialError::ProxyUnreachable`](crate::DialError::ProxyUnreachable).
+    Unix(PathBuf),
+}
+
+impl fmt::Display for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Proxy::Tcp(addr) => write!(f, "{addr}"),
+            Proxy::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+impl From<SocketAddr> for Proxy {
+    fn from(addr: SocketAddr) -> Self {
+        Proxy::Tcp(addr)
+    }
+}
+
+impl Proxy {
+    /// Opens a connection to the proxy (no SOCKS bytes yet).
+    pub(crate) async fn open(&self, nodelay: bool) -> io::Result<Stream> {
+        match self {
+            Proxy::Tcp(addr) => {
+                let tcp = TcpStream::connect(addr).await?;
+                tcp.set_nodelay(nodelay)?;
+                Ok(Stream(Inner::Tcp(tcp)))
+            }
+            #[cfg(unix)]
+            Proxy::Unix(path) => Ok(Stream(Inner::Unix(UnixStream::connect(path).await?))),
+            #[cfg(not(unix))]
+            Proxy::Unix(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "unix sockets are not supported on this platform",
+            )),
+        }
+    }
+}
+
+/// A connection to the target through tor: a byte stream, like a `TcpStream`.
+///
+/// Underneath it is the connection to tor's SOCKS port (TCP or unix socket), past the SOCKS
+/// handshake. Dropping it closes the connection, and tor closes the stream to the target.
+#[derive(Debug)]
+pub struct Stream(Inner);
+
+#[derive(Debug)]
+enum Inner {
+    Tcp(TcpStream),
+    #[cfg(unix)]
+    Unix(UnixStream),
+}
+
+impl Stream {
+    /// Whether the connection to tor is a unix socket rather than TCP.
+    pub fn is_unix(&self) -> bool {
+        match &self.0 {
+            Inner::Tcp(_) => false,
+            #[cfg(unix)]
+            Inner::Unix(_) => true,
+        }
+    }
+}
+
+/// Forwards one `AsyncRead`/`AsyncWrite` method to the inner stream.
+macro_rules! forward {
+    ($self:ident, $s:ident => $call:expr) => {
+        match &mut $self.get_mut().0 {
+            Inner::Tcp($s) => {
+                let $s = Pin::new($s);
+                $call
+            }
+            #[cfg(unix)]
+            Inner::Unix($s) => {
+                let $s = Pin::new($s);
+                $call
+            }
+        }
+    };
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        forward!(self, s => s.poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        forward!(self, s => s.poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        forward!(self, s => s.poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        forward!(self, s => s.poll_shutdown(cx))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        forward!(self, s => s.poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match &self.0 {
+            Inner::Tcp(s) => s.is_write_vectored(),
+            #[cfg(unix)]
+            Inner::Unix(s) => s.is_write_vectored(),
+        }
+    }
+}
