@@ -7,13 +7,16 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod e2e;
 mod tor_install;
 
 const HELP: &str = "\
 cargo xtask <command>
 
 commands:
-  test    everything CI runs: fmt check, clippy (warnings are errors), all tests
+  test            everything CI runs: fmt check, clippy (warnings are errors), all tests, e2e
+  e2e [--runs N]  the end-to-end scenario on a private Tor network, with timings
+  tornet          run a private Tor network in the foreground until Ctrl-C
   help    this text
 ";
 
@@ -21,6 +24,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
+        Some("e2e") => tor_install::ensure_tor().and_then(|()| e2e::e2e(&args[1..])),
+        Some("tornet") => tor_install::ensure_tor().and_then(|()| e2e::tornet()),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())

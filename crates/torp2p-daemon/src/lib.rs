@@ -5,6 +5,7 @@ mod control;
 mod error;
 mod events;
 mod key;
+pub mod keygen;
 mod onion_service;
 mod process;
 mod tor;

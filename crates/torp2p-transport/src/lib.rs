@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+
+mod config;
+mod error;
+mod listener;
+mod stream;
+mod transport;
+
+pub use config::{Clearnet, Config, TorSource};
+pub use error::Error;
+pub use stream::Stream;
+pub use transport::{Transport, listen_addr};
+
+/// The crates this one is built on, re-exported so that users name the same types: the tor
+/// daemon ([`daemon::Config`], [`daemon::AttachConfig`], ...), the SOCKS dial path
+/// ([`socks::Config`], [`socks::DialError`], ...) and onion addresses ([`addr::OnionAddress`],
+/// ...).
+pub use {torp2p_addr as addr, torp2p_daemon as daemon, torp2p_socks as socks};
+
+/// The items of the crates below that most users need.
+pub use torp2p_daemon::{OnionKey, Publication, Tor};
+pub use torp2p_socks::{DialError, Isolation};

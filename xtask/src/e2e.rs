@@ -1,0 +1,255 @@
+//! `cargo xtask e2e` and `cargo xtask tornet`: scenarios on a private Tor network.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use torp2p_addr::{DialTarget, OnionSocketAddr};
+use torp2p_daemon::{LocalAddr, OnionKey, OnionServiceOptions, PortMapping, Publication};
+use torp2p_socks::{DialError, Proxy};
+use torp2p_testnet::TestNet;
+
+/// Timings of one run, each from the start of the run.
+#[derive(Debug, Clone, Copy)]
+struct Timings {
+    network_ready: Duration,
+    clients_bootstrapped: Duration,
+    descriptor_published: Duration,
+    first_connection: Duration,
+    rtt_median: Duration,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// `cargo xtask e2e [--runs N]`.
+pub(crate) fn e2e(args: &[String]) -> Result<(), String> {
+    let runs = match args {
+        [] => 1,
+        [flag, n] if flag == "--runs" => n
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("--runs takes a positive number, not `{n}`"))?,
+        other => {
+            return Err(format!(
+                "e2e: unexpected arguments {other:?}; usage: cargo xtask e2e [--runs N]"
+            ));
+        }
+    };
+    let rt = runtime()?;
+    let mut all = Vec::new();
+    for i in 1..=runs {
+        eprintln!("xtask e2e: run {i} of {runs}");
+        let t = rt.block_on(onion_echo_run())?;
+        print_timings(&t);
+        all.push(t);
+    }
+    if runs > 1 {
+        summarize(&all);
+    }
+    println!("e2e: {runs} passed, 0 failed");
+    Ok(())
+}
+
+fn print_timings(t: &Timings) {
+    println!(
+        "  network ready {:>6.1}s | clients bootstrapped {:>6.1}s | descriptor published {:>6.1}s | first connection {:>6.1}s | echo RTT median {:>6.1}ms",
+        t.network_ready.as_secs_f64(),
+        t.clients_bootstrapped.as_secs_f64(),
+        t.descriptor_published.as_secs_f64(),
+        t.first_connection.as_secs_f64(),
+        t.rtt_median.as_secs_f64() * 1000.0
+    );
+}
+
+fn summarize(all: &[Timings]) {
+    let stat = |name: &str, f: &dyn Fn(&Timings) -> Duration| {
+        let mut v: Vec<f64> = all.iter().map(|t| f(t).as_secs_f64()).collect();
+        v.sort_by(f64::total_cmp);
+        println!(
+            "  {name:<22} min {:>6.2}s  median {:>6.2}s  max {:>6.2}s",
+            v[0],
+            v[v.len() / 2],
+            v[v.len() - 1]
+        );
+    };
+    println!(
+        "summary over {} runs (each from the run's start):",
+        all.len()
+    );
+    stat("network ready", &|t| t.network_ready);
+    stat("clients bootstrapped", &|t| t.clients_bootstrapped);
+    stat("descriptor published", &|t| t.descriptor_published);
+    stat("first connection", &|t| t.first_connection);
+    stat("echo RTT median", &|t| t.rtt_median);
+}
+
+fn proxy(addr: &LocalAddr) -> Proxy {
+    match addr {
+        LocalAddr::Tcp(a) => Proxy::Tcp(*a),
+        LocalAddr::Unix(p) => Proxy::Unix(p.clone()),
+    }
+}
+
+/// Starts a network, publishes an onion service from one client to a local echo server,
+/// connects to it through another client, echoes 64-byte messages, and checks that an
+/// unpublished address fails with the descriptor-not-found error. On failure the network's
+/// directory is kept and named.
+async fn onion_echo_run() -> Result<Timings, String> {
+    let t0 = Instant::now();
+    let net = TestNet::builder()
+        .start()
+        .await
+        .map_err(|e| format!("network did not start: {e}"))?;
+    let result = scenario(&net, t0).await;
+    if result.is_err() {
+        net.keep_dir();
+        eprintln!(
+            "xtask e2e: the network's logs are in {}",
+            net.dir().display()
+        );
+    }
+    net.shutdown().await;
+    result
+}
+
+async fn scenario(net: &TestNet, t0: Instant) -> Result<Timings, String> {
+    let network_ready = t0.elapsed();
+    let (host, client) = tokio::join!(net.spawn_client(), net.spawn_client());
+    let host = host.map_err(|e| e.to_string())?;
+    let client = client.map_err(|e| e.to_string())?;
+    let clients_bootstrapped = t0.elapsed();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("echo server: {e}"))?;
+    let echo = listener.local_addr().map_err(|e| e.to_string())?;
+    let server = tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+
+    let key = OnionKey::generate();
+    let service = host
+        .add_onion_service(
+            &key,
+            &[PortMapping {
+                virtual_port: 80,
+                target: LocalAddr::Tcp(echo),
+            }],
+            &OnionServiceOptions::new(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    service
+        .wait_published(Publication::default(), Duration::from_secs(60))
+        .await
+        .map_err(|e| e.to_string())?;
+    let descriptor_published = t0.elapsed();
+
+    let socks = proxy(
+        client
+            .socks_addr()
+            .ok_or("the client tor has no SOCKS port")?,
+    );
+    let config = torp2p_socks::Config::new().with_timeout(Duration::from_secs(60));
+    let target = DialTarget::Onion(
+        OnionSocketAddr::new(key.onion_address(), 80).map_err(|e| e.to_string())?,
+    );
+    let mut stream = torp2p_socks::connect(&socks, &target, Some("e2e"), &config)
+        .await
+        .map_err(|e| format!("first connection failed: {e}"))?;
+    let first_connection = t0.elapsed();
+
+    let mut rtts = Vec::new();
+    for i in 0..20u8 {
+        let msg = [i; 64];
+        let t = Instant::now();
+        stream
+            .write_all(&msg)
+            .await
+            .map_err(|e| format!("echo write: {e}"))?;
+        let mut back = [0u8; 64];
+        stream
+            .read_exact(&mut back)
+            .await
+            .map_err(|e| format!("echo read: {e}"))?;
+        if back != msg {
+            return Err("echo returned other bytes".into());
+        }
+        rtts.push(t.elapsed());
+    }
+    rtts.sort();
+
+    let nobody = DialTarget::Onion(
+        OnionSocketAddr::new(OnionKey::generate().onion_address(), 80)
+            .map_err(|e| e.to_string())?,
+    );
+    match torp2p_socks::connect(&socks, &nobody, None, &config).await {
+        Err(DialError::DescriptorNotFound { .. }) => {}
+        other => {
+            return Err(format!(
+                "dial to an unpublished address: expected descriptor-not-found, got {other:?}"
+            ));
+        }
+    }
+
+    service.remove().await.map_err(|e| e.to_string())?;
+    server.abort();
+    host.shutdown().await;
+    client.shutdown().await;
+    Ok(Timings {
+        network_ready,
+        clients_bootstrapped,
+        descriptor_published,
+        first_connection,
+        rtt_median: rtts[rtts.len() / 2],
+    })
+}
+
+/// `cargo xtask tornet`: a network in the foreground until Ctrl-C.
+pub(crate) fn tornet() -> Result<(), String> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let net = TestNet::builder()
+            .keep_dir(true)
+            .start()
+            .await
+            .map_err(|e| format!("network did not start: {e}"))?;
+        let torrc = net.dir().join("client.torrc");
+        std::fs::write(&torrc, net.client_torrc().join("\n") + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", torrc.display()))?;
+        println!(
+            "A private Tor network is running on 127.0.0.1 ({} tors).",
+            net.pids().len()
+        );
+        println!("Files and logs: {}", net.dir().display());
+        println!(
+            "To join it, add these lines to a tor's torrc (they are in {}):",
+            torrc.display()
+        );
+        for l in net.client_torrc() {
+            println!("    {l}");
+        }
+        println!(
+            "The ping demo joins with: --torrc-extra {}",
+            torrc.display()
+        );
+        println!("Press Ctrl-C to stop.");
+        tokio::signal::ctrl_c()
+            .await
+            .map_err(|e| format!("cannot wait for Ctrl-C: {e}"))?;
+        println!("stopping the network");
+        net.shutdown().await;
+        Ok(())
+    })
+}
