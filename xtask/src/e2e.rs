@@ -1,5 +1,6 @@
 //! `cargo xtask e2e` and `cargo xtask tornet`: scenarios on a private Tor network.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -7,6 +8,8 @@ use torp2p_addr::{DialTarget, OnionSocketAddr};
 use torp2p_daemon::{LocalAddr, OnionKey, OnionServiceOptions, PortMapping, Publication};
 use torp2p_socks::{DialError, Proxy};
 use torp2p_testnet::TestNet;
+
+use crate::ping_procs::{DialOutcome, Listener, dial, write_torrc};
 
 /// Timings of one run, each from the start of the run.
 #[derive(Debug, Clone, Copy)]
@@ -16,9 +19,13 @@ struct Timings {
     descriptor_published: Duration,
     first_connection: Duration,
     rtt_median: Duration,
+    /// `torp2p-ping listen` start → address printed (bootstrap + publication).
+    listener_ready: Duration,
+    /// `torp2p-ping dial` start → exit after 3 pings (bootstrap + connect + pings).
+    dialer_done: Duration,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -41,11 +48,12 @@ pub(crate) fn e2e(args: &[String]) -> Result<(), String> {
             ));
         }
     };
+    let ping = crate::ping_procs::build_ping()?;
     let rt = runtime()?;
     let mut all = Vec::new();
     for i in 1..=runs {
         eprintln!("xtask e2e: run {i} of {runs}");
-        let t = rt.block_on(onion_echo_run())?;
+        let t = rt.block_on(onion_echo_run(&ping))?;
         print_timings(&t);
         all.push(t);
     }
@@ -58,12 +66,14 @@ pub(crate) fn e2e(args: &[String]) -> Result<(), String> {
 
 fn print_timings(t: &Timings) {
     println!(
-        "  network ready {:>6.1}s | clients bootstrapped {:>6.1}s | descriptor published {:>6.1}s | first connection {:>6.1}s | echo RTT median {:>6.1}ms",
+        "  network ready {:>6.1}s | clients bootstrapped {:>6.1}s | descriptor published {:>6.1}s | first connection {:>6.1}s | echo RTT median {:>6.1}ms | ping listener ready in {:>5.1}s | ping dialer done in {:>5.1}s",
         t.network_ready.as_secs_f64(),
         t.clients_bootstrapped.as_secs_f64(),
         t.descriptor_published.as_secs_f64(),
         t.first_connection.as_secs_f64(),
-        t.rtt_median.as_secs_f64() * 1000.0
+        t.rtt_median.as_secs_f64() * 1000.0,
+        t.listener_ready.as_secs_f64(),
+        t.dialer_done.as_secs_f64(),
     );
 }
 
@@ -87,6 +97,8 @@ fn summarize(all: &[Timings]) {
     stat("descriptor published", &|t| t.descriptor_published);
     stat("first connection", &|t| t.first_connection);
     stat("echo RTT median", &|t| t.rtt_median);
+    stat("ping listener ready", &|t| t.listener_ready);
+    stat("ping dialer done", &|t| t.dialer_done);
 }
 
 fn proxy(addr: &LocalAddr) -> Proxy {
@@ -100,13 +112,20 @@ fn proxy(addr: &LocalAddr) -> Proxy {
 /// connects to it through another client, echoes 64-byte messages, and checks that an
 /// unpublished address fails with the descriptor-not-found error. On failure the network's
 /// directory is kept and named.
-async fn onion_echo_run() -> Result<Timings, String> {
+async fn onion_echo_run(ping: &Path) -> Result<Timings, String> {
     let t0 = Instant::now();
     let net = TestNet::builder()
         .start()
         .await
         .map_err(|e| format!("network did not start: {e}"))?;
-    let result = scenario(&net, t0).await;
+    let result = match scenario(&net, t0).await {
+        Ok(mut t) => ping_scenario(&net, ping).await.map(|(ready, done)| {
+            t.listener_ready = ready;
+            t.dialer_done = done;
+            t
+        }),
+        Err(e) => Err(e),
+    };
     if result.is_err() {
         net.keep_dir();
         eprintln!(
@@ -213,7 +232,78 @@ async fn scenario(net: &TestNet, t0: Instant) -> Result<Timings, String> {
         descriptor_published,
         first_connection,
         rtt_median: rtts[rtts.len() / 2],
+        listener_ready: Duration::ZERO,
+        dialer_done: Duration::ZERO,
     })
+}
+
+/// The ping demo as processes: pings both ways, a dial to an unpublished address fails with
+/// the descriptor-not-found message, and a listener restarted with its key file keeps its
+/// address and is reachable again. Returns (listener ready, dialer done).
+async fn ping_scenario(net: &TestNet, ping: &Path) -> Result<(Duration, Duration), String> {
+    let torrc = write_torrc(net)?;
+    let key = net.dir().join("listener.key");
+    let listener = Listener::start(ping, &torrc, &key, net.dir().join("listener-1.log")).await?;
+    let first_addr = listener.addr.clone();
+    let listener_ready = listener.ready_after;
+
+    let out = dial(ping, &torrc, &first_addr, 3, false).await?;
+    check_pings(&out, 3, "first dial")?;
+    let dialer_done = out.elapsed;
+    // The listener pings the dialer too (libp2p ping runs both ways on a connection).
+    let log = std::fs::read_to_string(&listener.log).unwrap_or_default();
+    if !log
+        .lines()
+        .any(|l| l.starts_with("ping 12D3") && l.contains("rtt="))
+    {
+        return Err(format!(
+            "the listener logged no ping of its own; its log:\n{log}"
+        ));
+    }
+    listener.stop().await;
+
+    // A well-formed address that nobody published.
+    let peer = first_addr.rsplit('/').next().unwrap_or_default();
+    let nobody = format!(
+        "/onion3/{}:4001/p2p/{peer}",
+        OnionKey::generate().onion_address().to_base32()
+    );
+    let out = dial(ping, &torrc, &nobody, 1, false).await?;
+    if out.status.success() || !out.stderr.contains("descriptor was not found") {
+        return Err(format!(
+            "dial to an unpublished address: expected failure with 'descriptor was not found', got {} and:\n{}{}",
+            out.status, out.stdout, out.stderr
+        ));
+    }
+
+    // Restart with the same key file: same address, reachable again.
+    let again = Listener::start(ping, &torrc, &key, net.dir().join("listener-2.log")).await?;
+    if again.addr != first_addr {
+        return Err(format!(
+            "restarted listener changed address: {first_addr} -> {}",
+            again.addr
+        ));
+    }
+    let out = dial(ping, &torrc, &again.addr, 2, false).await?;
+    again.stop().await;
+    check_pings(&out, 2, "dial after restart")?;
+    Ok((listener_ready, dialer_done))
+}
+
+fn check_pings(out: &DialOutcome, count: usize, what: &str) -> Result<(), String> {
+    let pings = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("ping ") && l.contains("rtt="))
+        .count();
+    if out.status.success() && pings == count {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: expected exit 0 and {count} pings, got {} and {pings}:\n{}{}",
+            out.status, out.stdout, out.stderr
+        ))
+    }
 }
 
 /// `cargo xtask tornet`: a network in the foreground until Ctrl-C.

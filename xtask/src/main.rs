@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod e2e;
+mod ping_procs;
 mod tor_install;
 
 const HELP: &str = "\
 cargo xtask <command>
 
 commands:
+  demo            two peers ping each other over a private Tor network
   test            everything CI runs: fmt check, clippy (warnings are errors), all tests, e2e
   e2e [--runs N]  the end-to-end scenario on a private Tor network, with timings
   tornet          run a private Tor network in the foreground until Ctrl-C
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
+        Some("demo") => tor_install::ensure_tor().and_then(|()| ping_procs::demo()),
         Some("e2e") => tor_install::ensure_tor().and_then(|()| e2e::e2e(&args[1..])),
         Some("tornet") => tor_install::ensure_tor().and_then(|()| e2e::tornet()),
         Some("help" | "--help" | "-h") | None => {
@@ -42,13 +45,13 @@ fn main() -> ExitCode {
 }
 
 /// The workspace root: the parent of this crate's manifest directory.
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest).to_path_buf()
 }
 
 /// Runs a command in the workspace root, echoing it, and fails if it fails.
-fn run(program: &str, args: &[&str]) -> Result<(), String> {
+pub(crate) fn run(program: &str, args: &[&str]) -> Result<(), String> {
     eprintln!("xtask: running `{program} {}`", args.join(" "));
     let status = Command::new(program)
         .args(args)

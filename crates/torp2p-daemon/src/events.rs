@@ -91,6 +91,12 @@ impl HsDescEvent {
     }
 }
 
+/// Waits until `f` holds for the watched value; `false` if the sender is gone first. The
+/// borrowed value is dropped inside, so the future stays `Send`.
+pub(crate) async fn until<T>(rx: &mut watch::Receiver<T>, f: impl FnMut(&T) -> bool) -> bool {
+    rx.wait_for(f).await.is_ok()
+}
+
 /// Why the event reader stopped: tor went away.
 pub(crate) type Gone = Option<String>;
 

@@ -9,7 +9,7 @@ use torp2p_addr::OnionAddress;
 
 use crate::config::LocalAddr;
 use crate::error::{Error, Result};
-use crate::events::{HsDescAction, HsDescEvent};
+use crate::events::{HsDescAction, HsDescEvent, until};
 use crate::key::OnionKey;
 use crate::tor::Inner;
 
@@ -199,11 +199,12 @@ impl OnionService {
             match policy {
                 Publication::Immediately => {}
                 Publication::FirstUpload => {
-                    let _ = rx.wait_for(|s| s.uploaded > 0).await;
+                    until(&mut rx, |s| s.uploaded > 0).await;
                 }
                 Publication::AllUploads { cap } => {
-                    let _ = rx.wait_for(|s| s.uploaded > 0).await;
-                    let _ = tokio::time::timeout(cap, rx.wait_for(UploadState::all_answered)).await;
+                    until(&mut rx, |s| s.uploaded > 0).await;
+                    let _ =
+                        tokio::time::timeout(cap, until(&mut rx, UploadState::all_answered)).await;
                 }
             }
         };
@@ -220,7 +221,7 @@ impl OnionService {
                     }),
                 }
             }
-            _ = gone.wait_for(Option::is_some) => Err(self.tor.gone_error().await),
+            _ = until(&mut gone, Option::is_some) => Err(self.tor.gone_error().await),
         }
     }
 

@@ -227,7 +227,7 @@ impl TorProcess {
             let _ = k.send(());
         }
         let mut exited = self.exited.clone();
-        let _ = exited.wait_for(Option::is_some).await;
+        crate::events::until(&mut exited, Option::is_some).await;
     }
 }
 

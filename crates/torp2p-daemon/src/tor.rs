@@ -86,9 +86,11 @@ impl Tor {
             // The control connection failing during startup usually means tor died: say so.
             Err(e) if e.is_tor_gone() || process.exited().borrow().is_some() => {
                 let mut exited = process.exited();
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(2), exited.wait_for(Option::is_some))
-                        .await;
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    events::until(&mut exited, Option::is_some),
+                )
+                .await;
                 return Err(process.exit_error());
             }
             Err(e) => return Err(e),
@@ -222,9 +224,9 @@ impl Tor {
         let mut rx = self.inner.bootstrap.clone();
         let mut gone = self.inner.gone.clone();
         tokio::select! {
-            r = tokio::time::timeout(timeout, rx.wait_for(BootstrapStatus::is_done)) => match r {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(_)) => Err(self.inner.gone_error().await),
+            r = tokio::time::timeout(timeout, events::until(&mut rx, BootstrapStatus::is_done)) => match r {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(self.inner.gone_error().await),
                 Err(_) => {
                     let s = self.inner.bootstrap.borrow().clone();
                     Err(Error::BootstrapTimeout {
@@ -236,7 +238,7 @@ impl Tor {
                     })
                 }
             },
-            _ = gone.wait_for(Option::is_some) => Err(self.inner.gone_error().await),
+            _ = events::until(&mut gone, Option::is_some) => Err(self.inner.gone_error().await),
         }
     }
 
@@ -297,7 +299,7 @@ impl Tor {
     /// [`Error::ControlClosed`]).
     pub async fn gone(&self) -> Error {
         let mut gone = self.inner.gone.clone();
-        let _ = gone.wait_for(Option::is_some).await;
+        events::until(&mut gone, Option::is_some).await;
         self.inner.gone_error().await
     }
 
@@ -320,8 +322,11 @@ impl Inner {
     pub(crate) async fn gone_error(&self) -> Error {
         if let Some(exited) = &self.exited {
             let mut exited = exited.clone();
-            let _ = tokio::time::timeout(Duration::from_secs(2), exited.wait_for(Option::is_some))
-                .await;
+            let _ = tokio::time::timeout(
+                Duration::from_secs(2),
+                events::until(&mut exited, Option::is_some),
+            )
+            .await;
             let status = exited.borrow().clone();
             return Error::TorExited {
                 status: status.unwrap_or_else(|| "killed or exiting".into()),

@@ -466,3 +466,22 @@ async fn attach_to_nothing_is_a_clear_error() {
     assert!(matches!(err, Error::ControlConnect { .. }), "{err:?}");
     assert!(err.to_string().contains("nothing.sock"));
 }
+
+/// Every future of the public API can be spawned on a multi-threaded runtime.
+#[allow(dead_code, clippy::let_underscore_future)]
+fn futures_are_send(tor: Tor, service: torp2p_daemon::OnionService, key: OnionKey) {
+    fn send<T: Send>(_: T) {}
+    send(Tor::spawn(Config::new()));
+    send(Tor::attach(AttachConfig::new(LocalAddr::Unix("/x".into()))));
+    send(tor.wait_bootstrapped(Duration::from_secs(1)));
+    send(tor.get_info("version"));
+    send(tor.add_onion_service(&key, &[], &OnionServiceOptions::new()));
+    send(tor.add_client_auth(&key.onion_address(), &[0; 32]));
+    send(tor.gone());
+    send(service.wait_published(
+        torp2p_daemon::Publication::default(),
+        Duration::from_secs(1),
+    ));
+    send(service.remove());
+    send(tor.shutdown());
+}

@@ -167,6 +167,16 @@ mod tests {
         let wrapped = libp2p_core::transport::TransportError::Other(io);
         let found = Error::find(&wrapped);
         assert!(matches!(found, Some(Error::NoSocksPort)));
+        // The chain a swarm reports for a dial through an upgraded, timed, boxed transport.
+        use libp2p_core::transport::timeout::TransportTimeoutError;
+        use libp2p_core::transport::upgrade::TransportUpgradeError;
+        let upgraded: TransportTimeoutError<TransportUpgradeError<Error, io::Error>> =
+            TransportTimeoutError::Other(TransportUpgradeError::Transport(Error::NoSocksPort));
+        let swarm = libp2p_core::transport::TransportError::Other(io::Error::other(upgraded));
+        assert!(
+            matches!(Error::find(&swarm), Some(Error::NoSocksPort)),
+            "{swarm:?}"
+        );
         let unrelated = io::Error::other("nothing of ours");
         assert!(Error::find(&unrelated).is_none());
     }

@@ -1,5 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(not(unix))]
+compile_error!("torp2p-transport listens on unix sockets, so it builds on unix platforms only");
+
 mod config;
 mod error;
 mod listener;

@@ -1,0 +1,60 @@
+//! `torp2p-ping`: libp2p ping between onion services, the torp2p demo.
+//!
+//! ```text
+//! torp2p-ping listen [--key-file PATH] [--port N]
+//! torp2p-ping dial <MULTIADDR> [--count N]
+//! ```
+//!
+//! tor comes from: a tor of our own (default, joining the real Tor network), a running tor
+//! (`--tor-control`), or a tor of our own that joins a private network (`--torrc-extra FILE`,
+//! e.g. the file `cargo xtask tornet` writes).
+
+mod cli;
+mod progress;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_tracing(cli.verbose);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("torp2p-ping: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("torp2p-ping: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `RUST_LOG` wins; otherwise warnings, or debug for our crates with `-v` (trace with `-vv`).
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn,tor=off",
+        1 => {
+            "warn,torp2p_transport=debug,torp2p_daemon=debug,torp2p_socks=debug,torp2p_ping=debug,tor=info"
+        }
+        _ => {
+            "info,torp2p_transport=trace,torp2p_daemon=trace,torp2p_socks=trace,torp2p_ping=trace,tor=debug"
+        }
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

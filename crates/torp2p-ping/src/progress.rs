@@ -1,0 +1,71 @@
+//! Progress for people: a bar on a terminal, plain lines otherwise.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use torp2p_daemon::{BootstrapStatus, Tor};
+
+/// Shows tor's bootstrap progress until it is done (or the wait is abandoned by the caller).
+pub(crate) async fn bootstrap(tor: &Tor, timeout: Duration) -> Result<(), torp2p_daemon::Error> {
+    let mut rx = tor.bootstrap_status();
+    let display = async {
+        let bar = bar(100, "tor bootstrap");
+        let mut last = None;
+        loop {
+            let s: BootstrapStatus = rx.borrow_and_update().clone();
+            show(&bar, &s, &mut last);
+            if s.is_done() || rx.changed().await.is_err() {
+                break;
+            }
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+    };
+    let (result, ()) = tokio::join!(tor.wait_bootstrapped(timeout), async {
+        tokio::select! {
+            () = display => {}
+            _ = tokio::time::sleep(timeout) => {}
+        }
+    });
+    result
+}
+
+fn show(bar: &Option<ProgressBar>, s: &BootstrapStatus, last: &mut Option<u8>) {
+    match bar {
+        Some(b) => {
+            b.set_position(u64::from(s.progress));
+            b.set_message(s.summary.clone());
+        }
+        None if *last != Some(s.progress) => {
+            eprintln!("tor bootstrap: {}% ({})", s.progress, s.summary);
+            *last = Some(s.progress);
+        }
+        None => {}
+    }
+}
+
+/// A spinner with `message` on a terminal; a plain line otherwise.
+pub(crate) fn spinner(message: &str) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        eprintln!("{message}");
+        return None;
+    }
+    let s = ProgressBar::new_spinner();
+    s.set_message(message.to_string());
+    s.enable_steady_tick(Duration::from_millis(120));
+    Some(s)
+}
+
+fn bar(len: u64, prefix: &str) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos:>3}% {msg}") {
+        b.set_style(style.progress_chars("=> "));
+    }
+    b.set_prefix(prefix.to_string());
+    Some(b)
+}

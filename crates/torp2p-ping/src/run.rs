@@ -1,0 +1,329 @@
+//! The `listen` and `dial` commands.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use libp2p_core::Multiaddr;
+use libp2p_core::muxing::StreamMuxerBox;
+use libp2p_core::transport::{Boxed, Transport as _};
+use libp2p_core::upgrade::Version;
+use libp2p_identity::{Keypair, PeerId};
+use libp2p_swarm::{Swarm, SwarmEvent};
+use sha2::{Digest, Sha256};
+use torp2p_addr::DialAddr;
+use torp2p_daemon::{AttachConfig, AuthMethod, LocalAddr, OnionKey, Tor};
+use torp2p_transport as tor;
+
+use crate::cli::{Cli, Command};
+use crate::progress;
+
+/// How long a connection upgrade (noise + yamux over Tor) may take.
+const UPGRADE_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
+    let tor = start_tor(&cli).await?;
+    let result = match cli.command {
+        Command::Listen {
+            ref key_file,
+            port,
+            exit_after,
+        } => listen(tor.clone(), key_file.as_deref(), port, exit_after).await,
+        Command::Dial {
+            ref multiaddr,
+            count,
+            interval,
+            timeout,
+        } => {
+            dial(
+                tor.clone(),
+                multiaddr,
+                count,
+                interval,
+                Duration::from_secs(timeout),
+            )
+            .await
+        }
+    };
+    tor.shutdown().await;
+    result
+}
+
+/// A tor of our own (optionally joined to a private network), or a running one.
+async fn start_tor(cli: &Cli) -> Result<Tor, String> {
+    let timeout = Duration::from_secs(cli.bootstrap_timeout);
+    let tor = if let Some(control) = &cli.tor_control {
+        let addr = if control.contains('/') && !control.starts_with("unix:") {
+            LocalAddr::Unix(control.into())
+        } else {
+            LocalAddr::from_str(control).map_err(|e| format!("--tor-control: {e}"))?
+        };
+        let auth = AuthMethod::Auto {
+            password: cli.tor_control_password.clone(),
+        };
+        Tor::attach(AttachConfig::new(addr).with_auth(auth))
+            .await
+            .map_err(|e| format!("cannot use the tor at {control}: {e}"))?
+    } else {
+        let mut config = torp2p_daemon::Config::new();
+        if let Some(bin) = &cli.tor_bin {
+            config = config.with_tor_bin(bin);
+        }
+        if let Some(file) = &cli.torrc_extra {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| format!("cannot read --torrc-extra {}: {e}", file.display()))?;
+            config = config.with_torrc_lines(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(String::from),
+            );
+        }
+        Tor::spawn(config)
+            .await
+            .map_err(|e| format!("cannot start tor: {e}"))?
+    };
+    progress::bootstrap(&tor, timeout)
+        .await
+        .map_err(|e| format!("tor is not usable: {e}"))?;
+    Ok(tor)
+}
+
+/// The libp2p identity of a listener: derived from its onion service key, so that the same key
+/// file gives the same `/onion3/.../p2p/...` address.
+fn identity_for(key: &OnionKey) -> Result<Keypair, String> {
+    let mut h = Sha256::new();
+    h.update(b"torp2p-ping libp2p identity v1");
+    h.update(key.expanded_secret());
+    let mut seed: [u8; 32] = h.finalize().into();
+    Keypair::ed25519_from_bytes(&mut seed).map_err(|e| format!("cannot derive the identity: {e}"))
+}
+
+fn swarm(
+    tor: Tor,
+    keypair: &Keypair,
+    config: tor::Config,
+    interval: Duration,
+) -> Result<Swarm<libp2p_ping::Behaviour>, String> {
+    let noise = libp2p_noise::Config::new(keypair).map_err(|e| format!("noise: {e}"))?;
+    let transport: Boxed<(PeerId, StreamMuxerBox)> = tor::Transport::with_tor(tor, config)
+        .upgrade(Version::V1Lazy)
+        .authenticate(noise)
+        .multiplex(libp2p_yamux::Config::default())
+        .timeout(UPGRADE_TIMEOUT)
+        .boxed();
+    let behaviour = libp2p_ping::Behaviour::new(libp2p_ping::Config::new().with_interval(interval));
+    Ok(Swarm::new(
+        transport,
+        behaviour,
+        keypair.public().to_peer_id(),
+        libp2p_swarm::Config::with_tokio_executor()
+            .with_idle_connection_timeout(Duration::from_secs(120)),
+    ))
+}
+
+async fn listen(
+    tor: Tor,
+    key_file: Option<&Path>,
+    port: u16,
+    exit_after: Option<u32>,
+) -> Result<ExitCode, String> {
+    let key = match key_file {
+        Some(path) => OnionKey::load_or_generate(path).map_err(|e| e.to_string())?,
+        None => OnionKey::generate(),
+    };
+    let keypair = identity_for(&key)?;
+    let listen_addr = tor::listen_addr(&key, port).map_err(|e| e.to_string())?;
+    let mut swarm = swarm(
+        tor,
+        &keypair,
+        tor::Config::new().with_key(key),
+        Duration::from_secs(1),
+    )?;
+    swarm
+        .listen_on(listen_addr)
+        .map_err(|e| format!("cannot listen: {e}"))?;
+    let spinner = progress::spinner("publishing the onion service's descriptor");
+    let peer = *swarm.local_peer_id();
+    let mut answered = 0u32;
+    loop {
+        let event = tokio::select! {
+            e = swarm.select_next_some() => e,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("stopping");
+                return Ok(ExitCode::SUCCESS);
+            }
+        };
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                if let Some(s) = &spinner {
+                    s.finish_and_clear();
+                }
+                // stdout carries the address alone, for scripts; people read stderr.
+                println!("{address}/p2p/{peer}");
+                eprintln!("listening; dial with: torp2p-ping dial {address}/p2p/{peer}");
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                eprintln!("connection from {peer_id}");
+            }
+            SwarmEvent::Behaviour(libp2p_ping::Event { peer, result, .. }) => match result {
+                Ok(rtt) => {
+                    answered += 1;
+                    eprintln!("ping {peer}: rtt={:.1} ms", rtt.as_secs_f64() * 1000.0);
+                    if exit_after.is_some_and(|n| answered >= n) {
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                }
+                Err(e) => eprintln!("ping {peer}: failed: {e}"),
+            },
+            SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
+                eprintln!(
+                    "connection from {peer_id} closed{}",
+                    cause.map(|c| format!(": {c}")).unwrap_or_default()
+                );
+            }
+            SwarmEvent::ListenerClosed { reason, .. } => {
+                return Err(match reason {
+                    Ok(()) => "the listener closed".into(),
+                    Err(e) => format!("the listener closed: {}", explain(&e)),
+                });
+            }
+            SwarmEvent::ListenerError { error, .. } => {
+                eprintln!("listener error: {}", explain(&error));
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn dial(
+    tor: Tor,
+    text: &str,
+    count: u32,
+    interval: f64,
+    timeout: Duration,
+) -> Result<ExitCode, String> {
+    // Check the address ourselves first: the error then names the part that is wrong.
+    let parsed = DialAddr::from_str(text).map_err(|e| format!("bad address: {e}"))?;
+    if !parsed.target.is_onion() {
+        return Err(format!(
+            "`{text}` is not an onion address: torp2p-ping only dials /onion3/<address>:<port>/p2p/<peer id>"
+        ));
+    }
+    let addr: Multiaddr = text
+        .parse()
+        .map_err(|e| format!("bad address `{text}`: {e}"))?;
+    if !interval.is_finite() || interval <= 0.0 {
+        return Err(format!(
+            "--interval must be a positive number of seconds, not {interval}"
+        ));
+    }
+    let keypair = Keypair::generate_ed25519();
+    let mut swarm = swarm(
+        tor,
+        &keypair,
+        tor::Config::new(),
+        Duration::from_secs_f64(interval),
+    )?;
+    let started = Instant::now();
+    swarm
+        .dial(addr.clone())
+        .map_err(|e| format!("cannot dial {text}: {e}"))?;
+    let spinner = progress::spinner(&format!("connecting to {text}"));
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    let mut rtts = Vec::new();
+    let mut failures = 0u32;
+    let outcome: Result<(), String> = loop {
+        let event = tokio::select! {
+            e = swarm.select_next_some() => e,
+            () = &mut deadline => break Err(format!("timed out after {}s ({} of {count} pings done)", timeout.as_secs(), rtts.len())),
+            _ = tokio::signal::ctrl_c() => break Err("interrupted".into()),
+        };
+        match event {
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                if let Some(s) = &spinner {
+                    s.finish_and_clear();
+                }
+                println!(
+                    "connected to {peer_id} in {:.1}s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            SwarmEvent::OutgoingConnectionError { error, .. } => {
+                if let Some(s) = &spinner {
+                    s.finish_and_clear();
+                }
+                break Err(format!("cannot connect: {}", explain(&error)));
+            }
+            SwarmEvent::Behaviour(libp2p_ping::Event { result, .. }) => match result {
+                Ok(rtt) => {
+                    rtts.push(rtt);
+                    println!(
+                        "ping {}: rtt={:.1} ms",
+                        rtts.len(),
+                        rtt.as_secs_f64() * 1000.0
+                    );
+                    if rtts.len() as u32 >= count {
+                        break Ok(());
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    println!("ping failed: {e}");
+                    if failures >= count {
+                        break Err("every ping failed".into());
+                    }
+                }
+            },
+            SwarmEvent::ConnectionClosed { cause, .. } if (rtts.len() as u32) < count => {
+                break Err(format!(
+                    "the connection closed{}",
+                    cause.map(|c| format!(": {c}")).unwrap_or_default()
+                ));
+            }
+            _ => {}
+        }
+    };
+    summary(text, count, &rtts);
+    match outcome {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(e),
+    }
+}
+
+fn summary(addr: &str, count: u32, rtts: &[Duration]) {
+    println!("--- {addr} ping statistics ---");
+    println!("{count} pings wanted, {} answered", rtts.len());
+    if !rtts.is_empty() {
+        let mut ms: Vec<f64> = rtts.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        ms.sort_by(f64::total_cmp);
+        println!(
+            "rtt min/median/max = {:.1}/{:.1}/{:.1} ms",
+            ms[0],
+            ms[ms.len() / 2],
+            ms[ms.len() - 1]
+        );
+    }
+}
+
+/// The most useful message in an error chain: torp2p's own error where there is one (it
+/// says what tor reported and what to do), else the whole chain.
+fn explain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cur {
+        if let Some(ours) = tor::Error::find(e) {
+            return ours.to_string();
+        }
+        cur = e.source();
+    }
+    let mut parts = vec![error.to_string()];
+    let mut cur = error.source();
+    while let Some(e) = cur {
+        parts.push(e.to_string());
+        cur = e.source();
+    }
+    parts.join(": ")
+}

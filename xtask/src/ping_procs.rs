@@ -1,0 +1,219 @@
+//! The ping demo as real processes: `cargo xtask demo`, and the process part of `e2e`.
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use torp2p_testnet::TestNet;
+
+/// How long a listener may take to bootstrap and publish.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Builds `torp2p-ping` and returns its path.
+pub(crate) fn build_ping() -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    crate::run(&cargo, &["build", "--quiet", "--package", "torp2p-ping"])?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::root().join("target"));
+    let bin = target.join("debug").join("torp2p-ping");
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "built torp2p-ping but {} is missing",
+            bin.display()
+        ))
+    }
+}
+
+/// Writes the network's client torrc lines where `--torrc-extra` can read them.
+pub(crate) fn write_torrc(net: &TestNet) -> Result<PathBuf, String> {
+    let path = net.dir().join("client.torrc");
+    std::fs::write(&path, net.client_torrc().join("\n") + "\n")
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// A running `torp2p-ping listen`.
+pub(crate) struct Listener {
+    child: Child,
+    /// Its `/onion3/.../p2p/...` address.
+    pub(crate) addr: String,
+    /// Where its stderr goes.
+    pub(crate) log: PathBuf,
+    /// How long it took to print its address.
+    pub(crate) ready_after: Duration,
+}
+
+impl Listener {
+    /// Starts a listener and waits for its address (printed once the service is published).
+    pub(crate) async fn start(
+        bin: &Path,
+        torrc: &Path,
+        key_file: &Path,
+        log: PathBuf,
+    ) -> Result<Self, String> {
+        let log_file = std::fs::File::create(&log)
+            .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        let started = Instant::now();
+        let mut child = Command::new(bin)
+            .arg("--torrc-extra")
+            .arg(torrc)
+            .arg("listen")
+            .arg("--key-file")
+            .arg(key_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log_file))
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let stdout = child.stdout.take().ok_or("no stdout pipe")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = tokio::time::timeout(LISTEN_TIMEOUT, async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.starts_with("/onion3/") {
+                    return Some(line);
+                }
+            }
+            None
+        })
+        .await;
+        let addr = match addr {
+            Ok(Some(a)) => a,
+            Ok(None) => {
+                return Err(format!(
+                    "the listener exited without an address; its log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                ));
+            }
+            Err(_) => {
+                return Err(format!(
+                    "the listener printed no address within {LISTEN_TIMEOUT:?}; its log: {}",
+                    log.display()
+                ));
+            }
+        };
+        // Keep draining stdout so the listener never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Self {
+            child,
+            addr,
+            log,
+            ready_after: started.elapsed(),
+        })
+    }
+
+    /// Stops the listener (SIGKILL by PID) and reaps it.
+    pub(crate) async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// What a `torp2p-ping dial` printed.
+pub(crate) struct DialOutcome {
+    pub(crate) status: ExitStatus,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) elapsed: Duration,
+}
+
+/// Runs `torp2p-ping dial <addr> --count <count>`, capturing or showing its output.
+pub(crate) async fn dial(
+    bin: &Path,
+    torrc: &Path,
+    addr: &str,
+    count: u32,
+    show: bool,
+) -> Result<DialOutcome, String> {
+    let started = Instant::now();
+    let mut cmd = Command::new(bin);
+    cmd.arg("--torrc-extra")
+        .arg(torrc)
+        .args([
+            "dial",
+            addr,
+            "--count",
+            &count.to_string(),
+            "--timeout",
+            "120",
+        ])
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let limit = Duration::from_secs(300);
+    let late = || format!("the dialer did not finish within {limit:?}");
+    let cannot = |e| format!("cannot run {}: {e}", bin.display());
+    if show {
+        // `output()` would capture: spawn with the terminal as stdout and stderr instead.
+        let mut child = cmd.spawn().map_err(cannot)?;
+        let status = tokio::time::timeout(limit, child.wait())
+            .await
+            .map_err(|_| late())?
+            .map_err(cannot)?;
+        return Ok(DialOutcome {
+            status,
+            stdout: String::new(),
+            stderr: String::new(),
+            elapsed: started.elapsed(),
+        });
+    }
+    let out = tokio::time::timeout(limit, cmd.output())
+        .await
+        .map_err(|_| late())?
+        .map_err(cannot)?;
+    Ok(DialOutcome {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// `cargo xtask demo`: two peers ping each other over a private Tor network.
+pub(crate) fn demo() -> Result<(), String> {
+    let bin = build_ping()?;
+    let rt = crate::e2e::runtime()?;
+    rt.block_on(async {
+        println!(
+            "Starting a private Tor network on 127.0.0.1 (3 directory authorities, 4 relays)..."
+        );
+        let net = TestNet::builder()
+            .start()
+            .await
+            .map_err(|e| format!("the network did not start: {e}"))?;
+        let result = demo_on(&net, &bin).await;
+        if result.is_err() {
+            net.keep_dir();
+            eprintln!("the network's logs are in {}", net.dir().display());
+        }
+        net.shutdown().await;
+        result
+    })
+}
+
+async fn demo_on(net: &TestNet, bin: &Path) -> Result<(), String> {
+    let torrc = write_torrc(net)?;
+    println!("Network ready. Starting the listener (its own tor, an onion service)...");
+    let listener = Listener::start(
+        bin,
+        &torrc,
+        &net.dir().join("listener.key"),
+        net.dir().join("listener.log"),
+    )
+    .await?;
+    println!("Listener reachable at {}", listener.addr);
+    println!("Dialing it from a second peer (its own tor) and pinging 5 times:\n");
+    let out = dial(bin, &torrc, &listener.addr, 5, true).await?;
+    listener.stop().await;
+    if out.status.success() {
+        println!(
+            "\nDone: two peers pinged each other over onion services, nobody learned an IP address."
+        );
+        Ok(())
+    } else {
+        Err(format!("the dialer failed ({})", out.status))
+    }
+}
