@@ -49,6 +49,7 @@ pub(crate) fn e2e(args: &[String]) -> Result<(), String> {
         }
     };
     let ping = crate::ping_procs::build_ping()?;
+    crate::ping_procs::build_bin("torp2p-examples", "chat")?;
     let rt = runtime()?;
     let mut all = Vec::new();
     for i in 1..=runs {
@@ -287,7 +288,39 @@ async fn ping_scenario(net: &TestNet, ping: &Path) -> Result<(Duration, Duration
     let out = dial(ping, &torrc, &again.addr, 2, false).await?;
     again.stop().await;
     check_pings(&out, 2, "dial after restart")?;
+
+    chat_scenario(net, &torrc).await?;
     Ok((listener_ready, dialer_done))
+}
+
+/// The request-response example between two onion peers.
+async fn chat_scenario(net: &TestNet, torrc: &Path) -> Result<(), String> {
+    let chat = crate::ping_procs::build_bin("torp2p-examples", "chat")?;
+    let mut cmd = tokio::process::Command::new(&chat);
+    cmd.arg("listen").env("TORP2P_TORRC_EXTRA", torrc);
+    let listener = Listener::start_command(cmd, net.dir().join("chat-listener.log")).await?;
+    let out = tokio::time::timeout(
+        Duration::from_secs(180),
+        tokio::process::Command::new(&chat)
+            .args(["send", &listener.addr, "hello", "over", "tor"])
+            .env("TORP2P_TORRC_EXTRA", torrc)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .map_err(|_| "chat send did not finish within 180 s".to_string())?
+    .map_err(|e| format!("cannot run {}: {e}", chat.display()))?;
+    listener.stop().await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if out.status.success() && stdout.trim() == "heard you: hello over tor" {
+        Ok(())
+    } else {
+        Err(format!(
+            "chat example: expected the answer `heard you: hello over tor`, got {}:\n{stdout}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
 }
 
 fn check_pings(out: &DialOutcome, count: usize, what: &str) -> Result<(), String> {

@@ -13,19 +13,24 @@ const LISTEN_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// Builds `torp2p-ping` and returns its path.
 pub(crate) fn build_ping() -> Result<PathBuf, String> {
+    build_bin("torp2p-ping", "torp2p-ping")
+}
+
+/// Builds binary `bin` of `package` (debug profile) and returns its path.
+pub(crate) fn build_bin(package: &str, bin: &str) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    crate::run(&cargo, &["build", "--quiet", "--package", "torp2p-ping"])?;
+    crate::run(
+        &cargo,
+        &["build", "--quiet", "--package", package, "--bin", bin],
+    )?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::root().join("target"));
-    let bin = target.join("debug").join("torp2p-ping");
-    if bin.is_file() {
-        Ok(bin)
+    let path = target.join("debug").join(bin);
+    if path.is_file() {
+        Ok(path)
     } else {
-        Err(format!(
-            "built torp2p-ping but {} is missing",
-            bin.display()
-        ))
+        Err(format!("built {bin} but {} is missing", path.display()))
     }
 }
 
@@ -49,28 +54,36 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
-    /// Starts a listener and waits for its address (printed once the service is published).
+    /// Starts a `torp2p-ping` listener and waits for its address (printed once the service is
+    /// published).
     pub(crate) async fn start(
         bin: &Path,
         torrc: &Path,
         key_file: &Path,
         log: PathBuf,
     ) -> Result<Self, String> {
-        let log_file = std::fs::File::create(&log)
-            .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-        let started = Instant::now();
-        let mut child = Command::new(bin)
-            .arg("--torrc-extra")
+        let mut cmd = Command::new(bin);
+        cmd.arg("--torrc-extra")
             .arg(torrc)
             .arg("listen")
             .arg("--key-file")
-            .arg(key_file)
+            .arg(key_file);
+        Self::start_command(cmd, log).await
+    }
+
+    /// Starts any program that prints its `/onion3/...` address on stdout once reachable.
+    pub(crate) async fn start_command(mut cmd: Command, log: PathBuf) -> Result<Self, String> {
+        let log_file = std::fs::File::create(&log)
+            .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        let started = Instant::now();
+        let program = format!("{:?}", cmd.as_std().get_program());
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file))
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+            .map_err(|e| format!("cannot start {program}: {e}"))?;
         let stdout = child.stdout.take().ok_or("no stdout pipe")?;
         let mut lines = BufReader::new(stdout).lines();
         let addr = tokio::time::timeout(LISTEN_TIMEOUT, async {

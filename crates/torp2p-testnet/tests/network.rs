@@ -46,6 +46,7 @@ async fn echo_server() -> std::net::SocketAddr {
 async fn onion_service_round_trip_on_a_private_network() {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let t0 = Instant::now();
+    // ANCHOR: use
     let net = TestNet::builder().start().await.unwrap();
     eprintln!("network ready after {:?}", t0.elapsed());
     let net_pids = net.pids();
@@ -74,6 +75,7 @@ async fn onion_service_round_trip_on_a_private_network() {
         .wait_published(Publication::default(), Duration::from_secs(60))
         .await
         .unwrap();
+    // ANCHOR_END: use
     eprintln!(
         "descriptor published after {:?}: {state:?}",
         added.elapsed()

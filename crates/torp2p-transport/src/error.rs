@@ -9,22 +9,28 @@ use torp2p_socks::DialError;
 
 /// What went wrong in the transport.
 ///
-/// Inside a libp2p swarm this error reaches you wrapped (in `TransportError`, in the upgrade's
-/// and the timeout's errors, and in an `io::Error` by `Transport::boxed`):
-/// [`Error::find`] digs it out of such a chain.
-///
 /// To tell "the service is offline" from "our tor is down": the first is
-/// [`dial_error`](Self::dial_error) giving
-/// [`DialError::DescriptorNotFound`] (or another onion service reply code); the second is
-/// [`is_tor_gone`](Self::is_tor_gone), or a dial error with
+/// [`dial_error`](Self::dial_error) giving [`DialError::DescriptorNotFound`] (or another onion
+/// service reply code); the second is [`is_tor_gone`](Self::is_tor_gone), or a dial error with
 /// [`DialError::is_proxy_problem`] when tor is alive but its SOCKS port is not usable.
+///
+/// # Inside a swarm
+///
+/// A swarm reports this error wrapped: in `TransportError`, in the upgrade's and the
+/// timeout's errors, in an `io::Error` (by `Transport::boxed`). The upgrade wraps it in
+/// `either::Either`, whose `source()` skips the error it holds and gives that error's source:
+/// so a dial error in a swarm shows this error's *cause* in its `source()` chain, not this
+/// error. Every variant with a typed cause therefore has it as its source, and
+/// [`Error::dial_error_in`] and [`Error::is_tor_gone_in`] look for the causes in a chain.
+/// [`Error::find`] finds this error itself where it is in the chain (listener errors, and the
+/// transport used without upgrades).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A dial through tor's SOCKS port failed: tor's reason (one variant per SOCKS reply code,
     /// e.g. [`DialError::DescriptorNotFound`] for an onion service that is offline), the SOCKS
     /// port unreachable, or the dial's timeout.
-    #[error(transparent)]
+    #[error("the dial through tor failed")]
     Dial(#[from] DialError),
 
     /// tor went away: it exited or was killed, or the control connection to an attached tor
@@ -55,7 +61,7 @@ pub enum Error {
 
     /// A malformed onion address (bad checksum, wrong version byte, port 0), or a malformed
     /// clearnet address when clearnet dials are on.
-    #[error(transparent)]
+    #[error("the address is malformed")]
     InvalidAddress(#[from] ParseError),
 
     /// `listen_on` for an onion address that already has a listener: tor runs one onion
@@ -119,31 +125,47 @@ impl Error {
     /// Finds this crate's error in a chain of errors, looking through `source()` and into
     /// `io::Error`s (which is how `Transport::boxed` and the swarm carry it).
     ///
+    /// In a swarm this finds the errors of listeners (`ListenerClosed`, `ListenerError`) but
+    /// not those of dials, which libp2p's upgrade hides (see the type's docs): use
+    /// [`dial_error_in`](Self::dial_error_in) and [`is_tor_gone_in`](Self::is_tor_gone_in)
+    /// for those.
+    pub fn find<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a Error> {
+        chain(error).find_map(|e| e.downcast_ref::<Error>())
+    }
+
+    /// The typed reason of a failed dial through tor's SOCKS port, found anywhere in a chain of
+    /// errors (see [`find`](Self::find)): for example in the error of a swarm's
+    /// `OutgoingConnectionError`.
+    ///
     /// ```
     /// # use torp2p_transport as tor;
     /// fn explain(e: &(dyn std::error::Error + 'static)) -> &'static str {
-    ///     match tor::Error::find(e) {
-    ///         Some(e) if e.is_tor_gone() => "our tor is down",
-    ///         Some(tor::Error::Dial(tor::DialError::DescriptorNotFound { .. })) => "the service is offline",
-    ///         _ => "something else",
+    ///     if tor::Error::is_tor_gone_in(e) {
+    ///         return "our tor is down";
+    ///     }
+    ///     match tor::Error::dial_error_in(e) {
+    ///         Some(tor::DialError::DescriptorNotFound { .. }) => "the service is offline",
+    ///         Some(d) if d.is_proxy_problem() => "tor's SOCKS port is not usable",
+    ///         Some(_) => "tor could not reach the service",
+    ///         None => "something else",
     ///     }
     /// }
     /// ```
-    pub fn find<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a Error> {
-        let mut current = Some(error);
-        // Bounded, in case of a cyclic `source()` chain.
-        for _ in 0..64 {
-            let e = current?;
-            if let Some(ours) = e.downcast_ref::<Error>() {
-                return Some(ours);
-            }
-            // `io::Error::source` skips the error it wraps: look inside it first.
-            current = match e.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
-                Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
-                None => e.source(),
-            };
-        }
-        None
+    pub fn dial_error_in<'a>(
+        error: &'a (dyn std::error::Error + 'static),
+    ) -> Option<&'a DialError> {
+        chain(error).find_map(|e| e.downcast_ref::<DialError>())
+    }
+
+    /// Whether a chain of errors (see [`find`](Self::find)) says that tor is gone: this
+    /// crate's error with [`is_tor_gone`](Self::is_tor_gone), or the tor daemon's error that
+    /// such an error carries.
+    pub fn is_tor_gone_in(error: &(dyn std::error::Error + 'static)) -> bool {
+        chain(error).any(|e| {
+            e.downcast_ref::<Error>().is_some_and(Error::is_tor_gone)
+                || e.downcast_ref::<torp2p_daemon::Error>()
+                    .is_some_and(torp2p_daemon::Error::is_tor_gone)
+        })
     }
 
     /// A daemon error, as [`TorGone`](Self::TorGone) if it means tor is gone.
@@ -156,29 +178,114 @@ impl Error {
     }
 }
 
+/// The errors of a chain: `error`, then its sources, looking into `io::Error`s (whose
+/// `source()` skips the error they wrap). At most 64, in case of a cycle.
+fn chain<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    let mut current = Some(error);
+    std::iter::from_fn(move || {
+        let e = current?;
+        current = match e.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+        Some(e)
+    })
+    .take(64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Like `either::Either`, which libp2p's upgrade wraps errors in: its `source()` is the
+    /// source of the error it holds.
+    #[derive(Debug)]
+    struct Hides<E>(E);
+
+    impl<E: std::fmt::Display> std::fmt::Display for Hides<E> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+
+    impl<E: std::error::Error> std::error::Error for Hides<E> {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.0.source()
+        }
+    }
+
+    /// The chain a swarm reports for an error of an upgraded, timed, boxed transport.
+    fn as_in_a_swarm(e: Error) -> impl std::error::Error + 'static {
+        use libp2p_core::transport::TransportError;
+        use libp2p_core::transport::timeout::TransportTimeoutError;
+        let upgraded = TransportTimeoutError::Other(Hides(Hides(e)));
+        TransportError::Other(io::Error::other(upgraded))
+    }
+
+    fn dial_failure() -> DialError {
+        DialError::DescriptorNotFound {
+            target: "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion:80"
+                .parse::<torp2p_addr::OnionSocketAddr>()
+                .map(torp2p_addr::DialTarget::Onion)
+                .unwrap(),
+        }
+    }
+
     #[test]
     fn find_looks_through_io_errors_and_sources() {
-        let ours = Error::NoSocksPort;
-        let io = io::Error::other(ours);
-        let wrapped = libp2p_core::transport::TransportError::Other(io);
-        let found = Error::find(&wrapped);
-        assert!(matches!(found, Some(Error::NoSocksPort)));
-        // The chain a swarm reports for a dial through an upgraded, timed, boxed transport.
-        use libp2p_core::transport::timeout::TransportTimeoutError;
-        use libp2p_core::transport::upgrade::TransportUpgradeError;
-        let upgraded: TransportTimeoutError<TransportUpgradeError<Error, io::Error>> =
-            TransportTimeoutError::Other(TransportUpgradeError::Transport(Error::NoSocksPort));
-        let swarm = libp2p_core::transport::TransportError::Other(io::Error::other(upgraded));
-        assert!(
-            matches!(Error::find(&swarm), Some(Error::NoSocksPort)),
-            "{swarm:?}"
-        );
+        let wrapped =
+            libp2p_core::transport::TransportError::Other(io::Error::other(Error::NoSocksPort));
+        assert!(matches!(Error::find(&wrapped), Some(Error::NoSocksPort)));
         let unrelated = io::Error::other("nothing of ours");
         assert!(Error::find(&unrelated).is_none());
+        assert!(Error::dial_error_in(&unrelated).is_none());
+        assert!(!Error::is_tor_gone_in(&unrelated));
+    }
+
+    #[test]
+    fn typed_causes_are_found_where_libp2p_hides_the_error() {
+        let swarm = as_in_a_swarm(Error::Dial(dial_failure()));
+        assert!(Error::find(&swarm).is_none(), "hidden, as by Either");
+        assert!(matches!(
+            Error::dial_error_in(&swarm),
+            Some(DialError::DescriptorNotFound { .. })
+        ));
+        assert!(!Error::is_tor_gone_in(&swarm));
+
+        let gone = Error::TorGone {
+            source: torp2p_daemon::Error::TorExited {
+                status: "signal 9".into(),
+                last_log: String::new(),
+            },
+        };
+        let swarm = as_in_a_swarm(gone);
+        assert!(Error::is_tor_gone_in(&swarm));
+        assert!(Error::dial_error_in(&swarm).is_none());
+
+        let invalid = Error::InvalidAddress(ParseError::Empty);
+        let swarm = as_in_a_swarm(invalid);
+        assert!(!Error::is_tor_gone_in(&swarm));
+        assert!(
+            super::chain(&swarm).any(|e| e.downcast_ref::<ParseError>().is_some()),
+            "the parse error is in the chain"
+        );
+    }
+
+    #[test]
+    fn messages_are_lower_case_without_a_trailing_period() {
+        for e in [
+            Error::Dial(dial_failure()),
+            Error::NoSocksPort,
+            Error::InvalidAddress(ParseError::Empty),
+            Error::NoRuntime,
+            Error::ListenerTaskEnded,
+        ] {
+            let m = e.to_string();
+            assert!(m.starts_with(|c: char| c.is_lowercase()), "{m}");
+            assert!(!m.ends_with('.'), "{m}");
+        }
     }
 
     #[test]

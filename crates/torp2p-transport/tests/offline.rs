@@ -106,7 +106,7 @@ async fn clearnet_addresses_are_dialed_through_tor_when_opted_in() {
         let addr: Multiaddr = addr.parse().unwrap();
         // A future, through tor's SOCKS port: never a direct connection.
         let dial = t.dial(addr.clone(), opts()).expect("accepted");
-        let err = dial.await.err().expect("nothing listens at the SOCKS port");
+        let err = dial.await.expect_err("nothing listens at the SOCKS port");
         assert!(
             matches!(
                 err.dial_error(),
@@ -141,9 +141,10 @@ async fn malformed_onion_addresses_are_explained() {
         .parse()
         .expect("multiaddr accepts it");
     match t.dial(addr.clone(), opts()) {
-        Err(TransportError::Other(
-            e @ tor::Error::InvalidAddress(tor::addr::ParseError::BadChecksum { .. }),
-        )) => {
+        Err(TransportError::Other(tor::Error::InvalidAddress(
+            e @ tor::addr::ParseError::BadChecksum { .. },
+        ))) => {
+            // The message says what is wrong, and the error carries it as its source.
             assert!(e.to_string().contains("checksum"), "{e}");
         }
         Err(e) => panic!("expected a checksum error, got {e:?}"),
@@ -240,7 +241,7 @@ async fn dial_does_no_io_before_it_is_polled() {
         .unwrap();
     drop(conn);
     drop(listener);
-    let err = dial.await.unwrap().err().expect("no SOCKS server there");
+    let err = dial.await.unwrap().expect_err("no SOCKS server there");
     assert!(
         err.dial_error().is_some_and(|e| e.is_proxy_problem()),
         "{err:?}"
@@ -479,8 +480,7 @@ async fn new_waits_for_bootstrap_and_says_how_far_tor_got() {
             .with_bootstrap_timeout(Duration::from_millis(300)),
     )
     .await
-    .err()
-    .expect("an offline tor never bootstraps");
+    .expect_err("an offline tor never bootstraps");
     assert!(
         matches!(
             err.daemon_error(),

@@ -1,0 +1,133 @@
+//! A request-response chat between two onion peers.
+//!
+//! ```text
+//! chat listen                      print this peer's address, answer every message
+//! chat send <multiaddr> <message>  send one message, print the answer, exit
+//! ```
+//!
+//! Both peers are reachable only as onion services; neither learns the other's IP address.
+//! Set `TORP2P_TORRC_EXTRA=<client.torrc>` to join a private network (`cargo xtask tornet`).
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use libp2p::core::upgrade::Version;
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::{Swarm, SwarmEvent};
+use libp2p::{Multiaddr, StreamProtocol, Transport as _, noise, yamux};
+use torp2p_transport as tor;
+
+/// A chat message and its answer are plain strings, CBOR-encoded.
+type Behaviour = request_response::cbor::Behaviour<String, String>;
+
+const PROTOCOL: StreamProtocol = StreamProtocol::new("/torp2p-chat/1");
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["listen"] => listen().await,
+        ["send", addr, ref words @ ..] if !words.is_empty() => {
+            send(addr.parse()?, words.join(" ")).await
+        }
+        _ => Err("usage: chat listen | chat send <multiaddr> <message>".into()),
+    }
+}
+
+async fn swarm(key: Option<tor::OnionKey>) -> Result<Swarm<Behaviour>, Box<dyn std::error::Error>> {
+    let mut config = tor::Config::new().with_tor(tor_config()?);
+    if let Some(key) = key {
+        config = config.with_key(key);
+    }
+    let transport = tor::Transport::new(config).await?;
+    Ok(libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_other_transport(|id| {
+            Ok(transport
+                .upgrade(Version::V1Lazy)
+                .authenticate(noise::Config::new(id)?)
+                .multiplex(yamux::Config::default())
+                .timeout(Duration::from_secs(60)))
+        })?
+        .with_behaviour(|_| {
+            Behaviour::new(
+                [(PROTOCOL, ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(60)),
+            )
+        })?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build())
+}
+
+async fn listen() -> Result<(), Box<dyn std::error::Error>> {
+    let key = tor::OnionKey::generate();
+    let mut swarm = swarm(Some(key.clone())).await?;
+    swarm.listen_on(tor::listen_addr(&key, 4002)?)?;
+    loop {
+        match swarm.select_next_some().await {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                println!("{address}/p2p/{}", swarm.local_peer_id());
+            }
+            SwarmEvent::Behaviour(request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            }) => {
+                eprintln!("{peer} says: {request}");
+                let answer = format!("heard you: {request}");
+                if swarm
+                    .behaviour_mut()
+                    .send_response(channel, answer)
+                    .is_err()
+                {
+                    eprintln!("{peer} left before the answer");
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn send(addr: Multiaddr, message: String) -> Result<(), Box<dyn std::error::Error>> {
+    let mut swarm = swarm(None).await?;
+    swarm.dial(addr)?;
+    loop {
+        match swarm.select_next_some().await {
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                swarm
+                    .behaviour_mut()
+                    .send_request(&peer_id, message.clone());
+            }
+            SwarmEvent::Behaviour(request_response::Event::Message {
+                message: request_response::Message::Response { response, .. },
+                ..
+            }) => {
+                println!("{response}");
+                return Ok(());
+            }
+            SwarmEvent::Behaviour(request_response::Event::OutboundFailure { error, .. }) => {
+                return Err(error.into());
+            }
+            SwarmEvent::OutgoingConnectionError { error, .. } => return Err(error.into()),
+            _ => {}
+        }
+    }
+}
+
+/// A tor of our own; joined to a private network if `TORP2P_TORRC_EXTRA` names a torrc file.
+fn tor_config() -> std::io::Result<tor::daemon::Config> {
+    let mut config = tor::daemon::Config::new();
+    if let Some(path) = std::env::var_os("TORP2P_TORRC_EXTRA") {
+        let lines = std::fs::read_to_string(path)?;
+        config = config.with_torrc_lines(
+            lines
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(String::from),
+        );
+    }
+    Ok(config)
+}

@@ -1,0 +1,74 @@
+//! The smallest torp2p program: a libp2p swarm whose only transport is Tor.
+//!
+//! ```text
+//! minimal                    listen on a fresh onion address, print it, answer pings
+//! minimal <multiaddr>        dial that address and ping it
+//! ```
+//!
+//! It starts a tor of its own on the real Tor network. To join a private network instead
+//! (`cargo xtask tornet` writes the file), set `TORP2P_TORRC_EXTRA=<client.torrc>`.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use libp2p::core::upgrade::Version;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, Transport as _, noise, ping, yamux};
+use torp2p_transport as tor;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let key = tor::OnionKey::generate(); // OnionKey::load_or_generate(path) keeps the address
+    // ANCHOR: transport
+    let config = tor::Config::new()
+        .with_tor(tor_config()?)
+        .with_key(key.clone());
+    let transport = tor::Transport::new(config).await?; // starts tor, waits for bootstrap
+    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_other_transport(|id| {
+            Ok(transport
+                .upgrade(Version::V1Lazy)
+                .authenticate(noise::Config::new(id)?)
+                .multiplex(yamux::Config::default())
+                .timeout(Duration::from_secs(60))) // Tor is slow: allow for it
+        })?
+        .with_behaviour(|_| ping::Behaviour::default())?
+        .build();
+    // ANCHOR_END: transport
+    match std::env::args().nth(1) {
+        Some(addr) => swarm.dial(addr.parse::<Multiaddr>()?)?,
+        None => swarm.listen_on(tor::listen_addr(&key, 4001)?).map(drop)?,
+    }
+    loop {
+        match swarm.select_next_some().await {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                println!("{address}/p2p/{}", swarm.local_peer_id());
+            }
+            SwarmEvent::Behaviour(ping::Event {
+                peer,
+                result: Ok(rtt),
+                ..
+            }) => {
+                println!("ping {peer}: {} ms", rtt.as_millis());
+            }
+            SwarmEvent::OutgoingConnectionError { error, .. } => return Err(error.into()),
+            _ => {}
+        }
+    }
+}
+
+/// A tor of our own; joined to a private network if `TORP2P_TORRC_EXTRA` names a torrc file.
+fn tor_config() -> std::io::Result<tor::daemon::Config> {
+    let mut config = tor::daemon::Config::new();
+    if let Some(path) = std::env::var_os("TORP2P_TORRC_EXTRA") {
+        let lines = std::fs::read_to_string(path)?;
+        config = config.with_torrc_lines(
+            lines
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(String::from),
+        );
+    }
+    Ok(config)
+}
