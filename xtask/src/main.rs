@@ -7,6 +7,7 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod docs;
 mod e2e;
 mod ping_procs;
 mod tor_install;
@@ -18,6 +19,7 @@ commands:
   demo            two peers ping each other over a private Tor network
   test            everything CI runs: fmt check, clippy (warnings are errors), all tests, e2e
   e2e [--runs N]  the end-to-end scenario on a private Tor network, with timings
+  docs            build the book and the API docs into target/site, check links
   tornet          run a private Tor network in the foreground until Ctrl-C
   help    this text
 ";
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("demo") => tor_install::ensure_tor().and_then(|()| ping_procs::demo()),
+        Some("docs") => docs::docs(),
         Some("e2e") => tor_install::ensure_tor().and_then(|()| e2e::e2e(&args[1..])),
         Some("tornet") => tor_install::ensure_tor().and_then(|()| e2e::tornet()),
         Some("help" | "--help" | "-h") | None => {

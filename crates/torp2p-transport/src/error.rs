@@ -50,7 +50,7 @@ pub enum Error {
 
     /// A tor daemon operation failed: starting or attaching to tor, bootstrapping, adding,
     /// publishing or removing an onion service.
-    #[error("tor failed while {doing}")]
+    #[error("{doing} failed")]
     Daemon {
         /// What the transport was doing, e.g. "publishing the onion service".
         doing: &'static str,
@@ -75,10 +75,10 @@ pub enum Error {
     },
 
     /// Local I/O for a listener failed (its private directory or unix socket).
-    #[error("{doing} {path}")]
+    #[error("{what} {path}")]
     Io {
-        /// What the transport was doing.
-        doing: &'static str,
+        /// What failed, e.g. "cannot bind the listener's unix socket".
+        what: &'static str,
         /// The path involved.
         path: PathBuf,
         /// The cause.
@@ -301,6 +301,6 @@ mod tests {
         let e = Error::daemon("adding the onion service", other);
         assert!(matches!(e, Error::Daemon { .. }));
         assert!(!e.is_tor_gone());
-        assert_eq!(e.to_string(), "tor failed while adding the onion service");
+        assert_eq!(e.to_string(), "adding the onion service failed");
     }
 }

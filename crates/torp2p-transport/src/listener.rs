@@ -124,43 +124,49 @@ impl futures::Stream for Listener {
     type Item = TransportEvent<Upgrade, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.finished {
-            return Poll::Ready(None);
-        }
         let listener_id = self.id;
-        let event = match self.events.poll_recv(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(event) => event,
-        };
-        Poll::Ready(Some(match event {
-            Some(Event::Published) => TransportEvent::NewAddress {
-                listener_id,
-                listen_addr: self.addr.clone(),
-            },
-            Some(Event::Incoming(stream)) => TransportEvent::Incoming {
-                listener_id,
-                upgrade: ready(Ok(Stream::inbound(stream))),
-                local_addr: self.addr.clone(),
-                // tor tells nothing about who connected; our own listen address reveals
-                // nothing about this host either.
-                send_back_addr: self.addr.clone(),
-            },
-            Some(Event::Error(error)) => TransportEvent::ListenerError { listener_id, error },
-            Some(Event::Closed(reason)) => {
-                self.finished = true;
-                TransportEvent::ListenerClosed {
-                    listener_id,
-                    reason,
-                }
+        loop {
+            if self.finished {
+                return Poll::Ready(None);
             }
-            None => {
-                self.finished = true;
-                TransportEvent::ListenerClosed {
-                    listener_id,
-                    reason: Err(Error::ListenerTaskEnded),
+            let event = match self.events.poll_recv(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(event) => event,
+            };
+            let event = match event {
+                Some(Event::Closed(reason)) => {
+                    self.finished = true;
+                    TransportEvent::ListenerClosed {
+                        listener_id,
+                        reason,
+                    }
                 }
-            }
-        }))
+                None => {
+                    self.finished = true;
+                    TransportEvent::ListenerClosed {
+                        listener_id,
+                        reason: Err(Error::ListenerTaskEnded),
+                    }
+                }
+                // Once asked to close, only the end is reported: connections still queued are
+                // dropped, as a closed socket would have refused them.
+                Some(_) if self.close.is_none() => continue,
+                Some(Event::Published) => TransportEvent::NewAddress {
+                    listener_id,
+                    listen_addr: self.addr.clone(),
+                },
+                Some(Event::Incoming(stream)) => TransportEvent::Incoming {
+                    listener_id,
+                    upgrade: ready(Ok(Stream::inbound(stream))),
+                    local_addr: self.addr.clone(),
+                    // tor tells nothing about who connected; our own listen address reveals
+                    // nothing about this host either.
+                    send_back_addr: self.addr.clone(),
+                },
+                Some(Event::Error(error)) => TransportEvent::ListenerError { listener_id, error },
+            };
+            return Poll::Ready(Some(event));
+        }
     }
 }
 
@@ -179,20 +185,20 @@ fn bind_private_socket() -> Result<(TempDir, std::os::unix::net::UnixListener), 
         .prefix("torp2p-")
         .tempdir()
         .map_err(|source| Error::Io {
-            doing: "cannot create a private directory for the listener's socket in",
+            what: "cannot create a private directory for the listener's socket in",
             path: std::env::temp_dir(),
             source,
         })?;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).map_err(
         |source| Error::Io {
-            doing: "cannot make private",
+            what: "cannot make private",
             path: dir.path().to_path_buf(),
             source,
         },
     )?;
     let path = dir.path().join(SOCKET_NAME);
-    let io_error = |doing, source| Error::Io {
-        doing,
+    let io_error = |what, source| Error::Io {
+        what,
         path: path.clone(),
         source,
     };
@@ -236,7 +242,7 @@ async fn serve(
     let tor = &params.tor;
     let path: PathBuf = dir.path().join(SOCKET_NAME);
     let socket = UnixListener::from_std(socket).map_err(|source| Error::Io {
-        doing: "cannot register with the runtime",
+        what: "cannot register with the runtime",
         path: path.clone(),
         source,
     })?;
@@ -299,7 +305,7 @@ async fn serve(
                     debug!(listener = %id, error = %source, "accept failed");
                     tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
                     Event::Error(Error::Io {
-                        doing: "cannot accept a connection on",
+                        what: "cannot accept a connection on",
                         path: dir.path().join(SOCKET_NAME),
                         source,
                     })

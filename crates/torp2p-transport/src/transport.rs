@@ -56,18 +56,18 @@ impl Transport {
         let source = std::mem::take(&mut config.tor);
         let tor = match source {
             TorSource::Spawn(c) => Tor::spawn(c).await.map_err(|source| Error::Daemon {
-                doing: "starting",
+                doing: "starting tor",
                 source,
             })?,
             TorSource::Attach(c) => Tor::attach(c).await.map_err(|source| Error::Daemon {
-                doing: "attaching to it",
+                doing: "attaching to tor",
                 source,
             })?,
             TorSource::Existing(tor) => tor,
         };
         tor.wait_bootstrapped(config.bootstrap_timeout)
             .await
-            .map_err(|e| Error::daemon("bootstrapping", e))?;
+            .map_err(|e| Error::daemon("bootstrapping tor", e))?;
         Ok(Self::with_tor(tor, config))
     }
 
