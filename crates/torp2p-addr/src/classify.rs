@@ -175,6 +175,13 @@ fn explain_onion3(s: &str) -> Option<ParseError> {
     while let Some(p) = parts.next() {
         if p == "onion3" {
             let value = parts.next().unwrap_or("");
+            if value.is_empty() {
+                return Some(ParseError::InvalidMultiaddr {
+                    input: shown(s),
+                    reason: "/onion3 needs an address and a port: /onion3/<56 characters>:<port>"
+                        .into(),
+                });
+            }
             let Some((address, port)) = value.rsplit_once(':') else {
                 return Some(
                     crate::onion::parse_address_in(value, s)
