@@ -1,0 +1,336 @@
+//! Bad input to the daemon crate: malformed or truncated control-port replies (from a scripted
+//! fake control port: real tor never sends them), torrc lines tor rejects, and a control port
+//! used without authentication. Every case must give a clear error, never a panic or a hang.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixListener;
+use torp2p_daemon::{AttachConfig, AuthMethod, Config, Error, LocalAddr, Tor};
+
+/// One step of a fake control port's script: after reading a line that starts with
+/// `expect`, write `reply`. `None` as reply closes the connection; an empty reply says nothing.
+type Step = (&'static str, Option<Vec<u8>>);
+
+/// Serves one connection with `script` and returns the socket path.
+fn fake_control_port(dir: &tempfile::TempDir, script: Vec<Step>) -> PathBuf {
+    let path = dir.path().join("control.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    tokio::spawn(async move {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        let (r, mut w) = stream.into_split();
+        let mut lines = BufReader::new(r).lines();
+        for (expect, reply) in script {
+            let Ok(Some(line)) = lines.next_line().await else {
+                return;
+            };
+            assert!(
+                line.starts_with(expect),
+                "fake control port got {line:?}, expected {expect}"
+            );
+            match reply {
+                None => return,
+                Some(bytes) => {
+                    if w.write_all(&bytes).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        // Keep the connection open (and silent) until the client goes away.
+        while let Ok(Some(_)) = lines.next_line().await {}
+    });
+    path
+}
+
+fn protocolinfo(methods: &str, cookie: Option<&std::path::Path>) -> Vec<u8> {
+    let cookie = cookie
+        .map(|p| format!(" COOKIEFILE=\"{}\"", p.display()))
+        .unwrap_or_default();
+    format!("250-PROTOCOLINFO 1\r\n250-AUTH METHODS={methods}{cookie}\r\n250-VERSION Tor=\"0.4.9.11\"\r\n250 OK\r\n").into_bytes()
+}
+
+async fn attach(path: PathBuf, auth: AuthMethod) -> Error {
+    let config = AttachConfig::new(LocalAddr::Unix(path))
+        .with_auth(auth)
+        .with_command_timeout(Duration::from_millis(500));
+    tokio::time::timeout(Duration::from_secs(10), Tor::attach(config))
+        .await
+        .expect("attach hung")
+        .expect_err("attach to a broken control port succeeded")
+}
+
+#[tokio::test]
+async fn malformed_control_replies_give_clear_errors() {
+    let cookie_dir = tempfile::tempdir().unwrap();
+    let cookie = cookie_dir.path().join("cookie");
+    std::fs::write(&cookie, [7u8; 32]).unwrap();
+    let short_cookie = cookie_dir.path().join("short-cookie");
+    std::fs::write(&short_cookie, [7u8; 5]).unwrap();
+    let null = || AuthMethod::Null;
+    let auto = || AuthMethod::Auto { password: None };
+
+    // (name, script, auth, expected variant, words in the message)
+    let cases: Vec<(&str, Vec<Step>, AuthMethod, &str, &str)> = vec![
+        (
+            "closes at once",
+            vec![("PROTOCOLINFO", None)],
+            null(),
+            "ControlClosed",
+            "closed",
+        ),
+        (
+            "not the control protocol",
+            vec![("PROTOCOLINFO", Some(b"hello\r\n".to_vec()))],
+            null(),
+            "Protocol",
+            "PROTOCOLINFO",
+        ),
+        (
+            "non-ASCII reply",
+            vec![("PROTOCOLINFO", Some(b"250 \xff\xfe\r\n".to_vec()))],
+            null(),
+            "Protocol",
+            "PROTOCOLINFO",
+        ),
+        (
+            "truncated multi-line reply",
+            vec![
+                ("PROTOCOLINFO", Some(b"250-PROTOCOLINFO 1\r\n".to_vec())),
+                ("", None),
+            ],
+            null(),
+            "CommandTimeout",
+            "PROTOCOLINFO",
+        ),
+        (
+            "mixed status codes",
+            vec![(
+                "PROTOCOLINFO",
+                Some(b"250-PROTOCOLINFO 1\r\n550 OK\r\n".to_vec()),
+            )],
+            null(),
+            "Protocol",
+            "PROTOCOLINFO",
+        ),
+        (
+            "silence",
+            vec![("PROTOCOLINFO", Some(Vec::new()))],
+            null(),
+            "CommandTimeout",
+            "did not answer",
+        ),
+        (
+            "oversized reply",
+            vec![(
+                "PROTOCOLINFO",
+                Some([b"250-".to_vec(), vec![b'a'; 1_100_000], b"\r\n".to_vec()].concat()),
+            )],
+            null(),
+            "Protocol",
+            "PROTOCOLINFO",
+        ),
+        (
+            "no usable method",
+            vec![("PROTOCOLINFO", Some(protocolinfo("MAGIC", None)))],
+            auto(),
+            "AuthFailed",
+            "MAGIC",
+        ),
+        (
+            "password needed",
+            vec![("PROTOCOLINFO", Some(protocolinfo("HASHEDPASSWORD", None)))],
+            auto(),
+            "AuthFailed",
+            "password",
+        ),
+        (
+            "method not offered",
+            vec![("PROTOCOLINFO", Some(protocolinfo("HASHEDPASSWORD", None)))],
+            null(),
+            "AuthFailed",
+            "does not offer",
+        ),
+        (
+            "cookie file missing",
+            vec![(
+                "PROTOCOLINFO",
+                Some(protocolinfo(
+                    "COOKIE",
+                    Some(&cookie_dir.path().join("nope")),
+                )),
+            )],
+            AuthMethod::Cookie,
+            "AuthFailed",
+            "cannot read the cookie file",
+        ),
+        (
+            "cookie of the wrong size",
+            vec![(
+                "PROTOCOLINFO",
+                Some(protocolinfo("COOKIE", Some(&short_cookie))),
+            )],
+            AuthMethod::Cookie,
+            "AuthFailed",
+            "5 bytes",
+        ),
+        (
+            "authentication refused",
+            vec![
+                ("PROTOCOLINFO", Some(protocolinfo("NULL", None))),
+                (
+                    "AUTHENTICATE",
+                    Some(b"515 Authentication failed: nope\r\n".to_vec()),
+                ),
+            ],
+            null(),
+            "AuthFailed",
+            "515",
+        ),
+        (
+            "forged SERVERHASH",
+            vec![
+                (
+                    "PROTOCOLINFO",
+                    Some(protocolinfo("SAFECOOKIE", Some(&cookie))),
+                ),
+                (
+                    "AUTHCHALLENGE",
+                    Some(
+                        format!(
+                            "250 AUTHCHALLENGE SERVERHASH={} SERVERNONCE={}\r\n",
+                            "AB".repeat(32),
+                            "CD".repeat(32)
+                        )
+                        .into_bytes(),
+                    ),
+                ),
+            ],
+            AuthMethod::SafeCookie,
+            "AuthFailed",
+            "SERVERHASH does not match",
+        ),
+        (
+            "AUTHCHALLENGE without nonce",
+            vec![
+                (
+                    "PROTOCOLINFO",
+                    Some(protocolinfo("SAFECOOKIE", Some(&cookie))),
+                ),
+                (
+                    "AUTHCHALLENGE",
+                    Some(
+                        format!("250 AUTHCHALLENGE SERVERHASH={}\r\n", "AB".repeat(32))
+                            .into_bytes(),
+                    ),
+                ),
+            ],
+            AuthMethod::SafeCookie,
+            "AuthFailed",
+            "SERVERNONCE",
+        ),
+        (
+            "AUTHCHALLENGE with bad hex",
+            vec![
+                (
+                    "PROTOCOLINFO",
+                    Some(protocolinfo("SAFECOOKIE", Some(&cookie))),
+                ),
+                (
+                    "AUTHCHALLENGE",
+                    Some(b"250 AUTHCHALLENGE SERVERHASH=zz SERVERNONCE=zz\r\n".to_vec()),
+                ),
+            ],
+            AuthMethod::SafeCookie,
+            "AuthFailed",
+            "SERVERHASH",
+        ),
+        (
+            "garbage SOCKS listener",
+            vec![
+                ("PROTOCOLINFO", Some(protocolinfo("NULL", None))),
+                ("AUTHENTICATE", Some(b"250 OK\r\n".to_vec())),
+                (
+                    "GETINFO net/listeners/socks",
+                    Some(b"250-net/listeners/socks=\"garbage\"\r\n250 OK\r\n".to_vec()),
+                ),
+            ],
+            null(),
+            "Protocol",
+            "garbage",
+        ),
+        (
+            "closes after authentication",
+            vec![
+                ("PROTOCOLINFO", Some(protocolinfo("NULL", None))),
+                ("AUTHENTICATE", Some(b"250 OK\r\n".to_vec())),
+                ("GETINFO", None),
+            ],
+            null(),
+            "ControlClosed",
+            "closed",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, script, auth, want, words) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let path = fake_control_port(&dir, script);
+        let err = attach(path, auth).await;
+        let variant = format!("{err:?}");
+        let msg = err.to_string();
+        if !variant.starts_with(want) {
+            failures.push(format!("{name}: got {variant}, expected {want}"));
+        } else if !msg.contains(words) {
+            failures.push(format!("{name}: message lacks {words:?}: {msg}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn torrc_lines_tor_rejects_are_reported_with_tors_words() {
+    for (line, tor_says) in [
+        ("NoSuchOption 1", "NoSuchOption"),
+        ("SocksPort notaport", "notaport"),
+        ("MaxCircuitDirtiness soon", "soon"),
+    ] {
+        let err = Tor::spawn(Config::new().with_torrc_lines(["DisableNetwork 1", line]))
+            .await
+            .expect_err(line);
+        assert!(matches!(err, Error::TorExited { .. }), "{line}: {err:?}");
+        assert!(err.to_string().contains(tor_says), "{line}: {err}");
+    }
+    let err = Tor::spawn(Config::new().with_torrc_line("DisableNetwork 1\nControlPort 9051"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_control_port_refuses_commands_before_authentication() {
+    let tor = Tor::spawn(Config::new().with_torrc_line("DisableNetwork 1"))
+        .await
+        .unwrap();
+    let LocalAddr::Unix(path) = tor.control_addr().clone() else {
+        panic!("unix control socket expected")
+    };
+    let stream = tokio::net::UnixStream::connect(&path).await.unwrap();
+    let (r, mut w) = stream.into_split();
+    w.write_all(b"GETINFO version\r\n").await.unwrap();
+    let mut line = String::new();
+    BufReader::new(r).read_line(&mut line).await.unwrap();
+    assert!(line.starts_with("514"), "tor answered {line:?}");
+    // And only this user may reach the socket at all.
+    use std::os::unix::fs::PermissionsExt;
+    let dir_mode = std::fs::metadata(path.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(dir_mode, 0o700);
+    tor.shutdown().await;
+}
