@@ -1,6 +1,5 @@
 //! The `listen` and `dial` commands.
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -24,31 +23,55 @@ use crate::progress;
 const UPGRADE_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
-    let tor = start_tor(&cli).await?;
-    let result = match cli.command {
+    // Check what the user gave before starting tor: a typo should not cost a bootstrap.
+    match &cli.command {
         Command::Listen {
-            ref key_file,
+            key_file,
             port,
             exit_after,
-        } => listen(tor.clone(), key_file.as_deref(), port, exit_after).await,
+        } => {
+            let key = match key_file {
+                Some(path) => OnionKey::load_or_generate(path).map_err(|e| e.to_string())?,
+                None => OnionKey::generate(),
+            };
+            let listen_addr = tor::listen_addr(&key, *port).map_err(|e| e.to_string())?;
+            let tor = start_tor(&cli).await?;
+            let result = listen(tor.clone(), key, listen_addr, *exit_after).await;
+            tor.shutdown().await;
+            result
+        }
         Command::Dial {
-            ref multiaddr,
+            multiaddr,
             count,
             interval,
             timeout,
         } => {
-            dial(
-                tor.clone(),
-                multiaddr,
-                count,
-                interval,
-                Duration::from_secs(timeout),
-            )
-            .await
+            let addr = dial_addr(multiaddr)?;
+            if !interval.is_finite() || *interval <= 0.0 {
+                return Err(format!(
+                    "--interval must be a positive number of seconds, not {interval}"
+                ));
+            }
+            let interval = Duration::from_secs_f64(*interval);
+            let timeout = Duration::from_secs(*timeout);
+            let tor = start_tor(&cli).await?;
+            let result = dial(tor.clone(), multiaddr, addr, *count, interval, timeout).await;
+            tor.shutdown().await;
+            result
         }
-    };
-    tor.shutdown().await;
-    result
+    }
+}
+
+/// Checks a dial address with torp2p-addr, so that the error names the part that is wrong.
+fn dial_addr(text: &str) -> Result<Multiaddr, String> {
+    let parsed = DialAddr::from_str(text).map_err(|e| format!("bad address: {e}"))?;
+    if !parsed.target.is_onion() {
+        return Err(format!(
+            "`{text}` is not an onion address: torp2p-ping only dials /onion3/<address>:<port>/p2p/<peer id>"
+        ));
+    }
+    text.parse()
+        .map_err(|e| format!("bad address `{text}`: {e}"))
 }
 
 /// A tor of our own (optionally joined to a private network), or a running one.
@@ -126,16 +149,11 @@ fn swarm(
 
 async fn listen(
     tor: Tor,
-    key_file: Option<&Path>,
-    port: u16,
+    key: OnionKey,
+    listen_addr: Multiaddr,
     exit_after: Option<u32>,
 ) -> Result<ExitCode, String> {
-    let key = match key_file {
-        Some(path) => OnionKey::load_or_generate(path).map_err(|e| e.to_string())?,
-        None => OnionKey::generate(),
-    };
     let keypair = identity_for(&key)?;
-    let listen_addr = tor::listen_addr(&key, port).map_err(|e| e.to_string())?;
     let mut swarm = swarm(
         tor,
         &keypair,
@@ -201,32 +219,13 @@ async fn listen(
 async fn dial(
     tor: Tor,
     text: &str,
+    addr: Multiaddr,
     count: u32,
-    interval: f64,
+    interval: Duration,
     timeout: Duration,
 ) -> Result<ExitCode, String> {
-    // Check the address ourselves first: the error then names the part that is wrong.
-    let parsed = DialAddr::from_str(text).map_err(|e| format!("bad address: {e}"))?;
-    if !parsed.target.is_onion() {
-        return Err(format!(
-            "`{text}` is not an onion address: torp2p-ping only dials /onion3/<address>:<port>/p2p/<peer id>"
-        ));
-    }
-    let addr: Multiaddr = text
-        .parse()
-        .map_err(|e| format!("bad address `{text}`: {e}"))?;
-    if !interval.is_finite() || interval <= 0.0 {
-        return Err(format!(
-            "--interval must be a positive number of seconds, not {interval}"
-        ));
-    }
     let keypair = Keypair::generate_ed25519();
-    let mut swarm = swarm(
-        tor,
-        &keypair,
-        tor::Config::new(),
-        Duration::from_secs_f64(interval),
-    )?;
+    let mut swarm = swarm(tor, &keypair, tor::Config::new(), interval)?;
     let started = Instant::now();
     swarm
         .dial(addr.clone())
