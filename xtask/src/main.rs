@@ -9,8 +9,9 @@ use std::process::{Command, ExitCode};
 
 mod docs;
 mod e2e;
+mod leaks;
+mod packages;
 mod ping_procs;
-mod tor_install;
 
 const HELP: &str = "\
 cargo xtask <command>
@@ -20,6 +21,8 @@ commands:
   test            everything CI runs: fmt check, clippy (warnings are errors), all tests, e2e
   e2e [--runs N]  the end-to-end scenario on a private Tor network, with timings
   docs            build the book and the API docs into target/site, check links
+  leaks           the demo in a loopback-only network namespace under strace: no connection
+                  outside loopback, no IP advertised, no secret key in trace logs
   tornet          run a private Tor network in the foreground until Ctrl-C
   help    this text
 ";
@@ -28,10 +31,11 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
-        Some("demo") => tor_install::ensure_tor().and_then(|()| ping_procs::demo()),
+        Some("demo") => packages::ensure_tor().and_then(|()| ping_procs::demo()),
         Some("docs") => docs::docs(),
-        Some("e2e") => tor_install::ensure_tor().and_then(|()| e2e::e2e(&args[1..])),
-        Some("tornet") => tor_install::ensure_tor().and_then(|()| e2e::tornet()),
+        Some("leaks") => leaks::leaks(&args[1..]),
+        Some("e2e") => packages::ensure_tor().and_then(|()| e2e::e2e(&args[1..])),
+        Some("tornet") => packages::ensure_tor().and_then(|()| e2e::tornet()),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())
@@ -70,7 +74,7 @@ pub(crate) fn run(program: &str, args: &[&str]) -> Result<(), String> {
 
 /// `cargo xtask test`: what CI runs.
 fn test() -> Result<(), String> {
-    tor_install::ensure_tor()?;
+    packages::ensure_tor()?;
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run(&cargo, &["fmt", "--all", "--", "--check"])?;
     run(
