@@ -18,7 +18,7 @@ cargo xtask <command>
 
 commands:
   demo            two peers ping each other over a private Tor network
-  test            everything CI runs: fmt check, clippy (warnings are errors), all tests, e2e
+  test            everything CI runs: fmt check, clippy (warnings are errors), all tests, e2e, leaks
   e2e [--runs N]  the end-to-end scenario on a private Tor network, with timings
   docs            build the book and the API docs into target/site, check links
   leaks           the demo in a loopback-only network namespace under strace: no connection
@@ -94,6 +94,10 @@ fn test() -> Result<(), String> {
         &cargo,
         &["test", "--workspace", "--all-features", "--locked"],
     )?;
+    eprintln!("xtask: running the end-to-end scenario on a private Tor network");
+    e2e::e2e(&[])?;
+    eprintln!("xtask: running the leak test");
+    leaks::leaks(&[])?;
     eprintln!("xtask: all checks passed");
     Ok(())
 }
