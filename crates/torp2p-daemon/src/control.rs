@@ -23,6 +23,9 @@ pub(crate) struct ControlConn {
     conn: Conn<BufReader<Box<dyn Io>>>,
     addr: LocalAddr,
     timeout: Duration,
+    /// Replies tor still owes for commands that timed out; read and dropped before the next
+    /// command, so that replies and commands stay paired.
+    owed: usize,
 }
 
 impl ControlConn {
@@ -57,6 +60,7 @@ impl ControlConn {
             conn: Conn::new(BufReader::new(io)),
             addr: addr.clone(),
             timeout,
+            owed: 0,
         })
     }
 
@@ -81,6 +85,9 @@ impl ControlConn {
     }
 
     /// Sends `command`, returns the status code and lines, whatever the code.
+    ///
+    /// If tor does not answer in time, the reply it still owes is remembered and skipped
+    /// before the next command.
     pub(crate) async fn exchange(
         &mut self,
         command: &str,
@@ -88,17 +95,43 @@ impl ControlConn {
     ) -> Result<(u16, Vec<String>)> {
         tracing::trace!(command = shown, "control command");
         let timeout = self.timeout;
-        let fut = async {
-            self.conn
-                .write_data(format!("{command}\r\n").as_bytes())
-                .await?;
-            self.conn.receive_data().await
-        };
-        match tokio::time::timeout(timeout, fut).await {
-            Err(_) => Err(Error::CommandTimeout {
-                command: shown.to_string(),
-                timeout,
-            }),
+        while self.owed > 0 {
+            match tokio::time::timeout(timeout, self.conn.receive_data()).await {
+                Ok(Ok(_late)) => self.owed -= 1,
+                Ok(Err(e)) => return Err(self.map_err(e, shown)),
+                Err(_) => {
+                    return Err(Error::CommandTimeout {
+                        command: format!("{shown} (tor has not answered an earlier command yet)"),
+                        timeout,
+                    });
+                }
+            }
+        }
+        match tokio::time::timeout(
+            timeout,
+            self.conn.write_data(format!("{command}\r\n").as_bytes()),
+        )
+        .await
+        {
+            Err(_) => {
+                return Err(Error::CommandTimeout {
+                    command: shown.to_string(),
+                    timeout,
+                });
+            }
+            Ok(Err(e)) => return Err(self.map_err(e, shown)),
+            Ok(Ok(())) => {}
+        }
+        match tokio::time::timeout(timeout, self.conn.receive_data()).await {
+            Err(_) => {
+                // The request went out: its reply will come, and must not be taken for the
+                // reply to the next command.
+                self.owed += 1;
+                Err(Error::CommandTimeout {
+                    command: shown.to_string(),
+                    timeout,
+                })
+            }
             Ok(Err(e)) => Err(self.map_err(e, shown)),
             Ok(Ok(reply)) => Ok(reply),
         }
@@ -389,6 +422,36 @@ mod tests {
             info.cookie_file.as_deref(),
             Some(std::path::Path::new("/var/run/tor/control.authcookie"))
         );
+    }
+
+    /// A reply that comes after its command timed out is skipped, not taken as the reply to
+    /// the next command.
+    #[tokio::test]
+    async fn late_replies_stay_paired_with_their_commands() {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        tokio::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            let (r, mut w) = s.into_split();
+            let mut lines = tokio::io::BufReader::new(r).lines();
+            assert_eq!(lines.next_line().await.unwrap().unwrap(), "GETINFO a");
+            // A slow tor: the answer comes after the client gave up waiting.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            w.write_all(b"250-a=1\r\n250 OK\r\n").await.unwrap();
+            assert_eq!(lines.next_line().await.unwrap().unwrap(), "GETINFO b");
+            w.write_all(b"250-b=2\r\n250 OK\r\n").await.unwrap();
+            let _ = lines.next_line().await;
+        });
+        let addr = LocalAddr::Unix(path);
+        let mut conn = ControlConn::connect(&addr, Duration::from_millis(200))
+            .await
+            .unwrap();
+        let err = conn.command("GETINFO a", "GETINFO a").await.unwrap_err();
+        assert!(matches!(err, Error::CommandTimeout { .. }), "{err:?}");
+        let lines = conn.command("GETINFO b", "GETINFO b").await.unwrap();
+        assert_eq!(lines.first().map(String::as_str), Some("b=2"));
     }
 
     #[test]

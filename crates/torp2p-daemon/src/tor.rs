@@ -339,11 +339,34 @@ impl Inner {
     }
 
     /// One command on the command connection; a closed connection becomes the gone error.
-    pub(crate) async fn command(&self, command: &str, shown: &str) -> Result<Vec<String>> {
+    ///
+    /// The exchange runs on a task of its own: a caller that stops waiting (its future dropped,
+    /// e.g. by a timeout or a `select!`) cannot cut a command off between request and reply,
+    /// which would leave that reply to be read as the answer to the next command.
+    pub(crate) async fn command(
+        self: &Arc<Self>,
+        command: &str,
+        shown: &str,
+    ) -> Result<Vec<String>> {
         if self.is_gone() {
             return Err(self.gone_error().await);
         }
-        let result = self.control.lock().await.command(command, shown).await;
+        let inner = Arc::clone(self);
+        let (command, shown) = (command.to_string(), shown.to_string());
+        let task_shown = shown.clone();
+        let result = tokio::spawn(async move {
+            inner
+                .control
+                .lock()
+                .await
+                .command(&command, &task_shown)
+                .await
+        })
+        .await
+        .map_err(|e| Error::Protocol {
+            command: shown,
+            detail: format!("the control-port task failed: {e}"),
+        })?;
         match result {
             Err(e) if e.is_tor_gone() => Err(self.gone_error().await),
             other => other,

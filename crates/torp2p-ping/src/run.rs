@@ -308,21 +308,25 @@ fn summary(addr: &str, count: u32, rtts: &[Duration]) {
     }
 }
 
-/// The most useful message in an error chain: torp2p's own error where there is one (it
-/// says what tor reported and what to do), else the whole chain.
+/// The most useful message in an error chain: tor's reason for a failed dial (it says what
+/// happened and what to do), "tor is gone" when it is, else the whole chain.
 fn explain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = cur {
-        if let Some(ours) = tor::Error::find(e) {
-            return ours.to_string();
-        }
-        cur = e.source();
+    if let Some(dial) = tor::Error::dial_error_in(error) {
+        return dial.to_string();
     }
     let mut parts = vec![error.to_string()];
     let mut cur = error.source();
     while let Some(e) = cur {
-        parts.push(e.to_string());
+        let text = e.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
         cur = e.source();
     }
-    parts.join(": ")
+    let chain = parts.join(": ");
+    if tor::Error::is_tor_gone_in(error) {
+        format!("tor is gone: {chain}")
+    } else {
+        chain
+    }
 }
