@@ -1,0 +1,324 @@
+//! What the end-to-end tests on a private Tor network share: peers (a swarm with ping and
+//! identify over torp2p), driving two swarms with privacy checks on every event, listening,
+//! reconnecting.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures::StreamExt;
+use libp2p_core::multiaddr::{Multiaddr, Protocol};
+use libp2p_core::muxing::StreamMuxerBox;
+use libp2p_core::transport::Boxed;
+use libp2p_core::upgrade::Version;
+use libp2p_core::{ConnectedPoint, Transport as _};
+use libp2p_identity::{Keypair, PeerId};
+use libp2p_swarm::{ConnectionId, DialError, NetworkBehaviour, Swarm, SwarmEvent};
+use torp2p_transport as tor;
+
+/// The longest wait for one step of a scenario.
+pub const STEP: Duration = Duration::from_secs(90);
+/// The timeout of one dial (connections on the private network take about a second).
+pub const DIAL_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(NetworkBehaviour)]
+#[behaviour(prelude = "libp2p_swarm::derive_prelude")]
+pub struct Behaviour {
+    pub ping: libp2p_ping::Behaviour,
+    pub identify: libp2p_identify::Behaviour,
+}
+
+pub type Event = SwarmEvent<BehaviourEvent>;
+
+pub struct Peer {
+    pub name: &'static str,
+    pub swarm: Swarm<Behaviour>,
+    pub id: PeerId,
+    pub key: tor::OnionKey,
+}
+
+/// A swarm on `tor` with a fresh onion service key and a fresh identity.
+pub fn peer(name: &'static str, tor: tor::Tor) -> Peer {
+    peer_with(
+        name,
+        tor,
+        tor::OnionKey::generate(),
+        Keypair::generate_ed25519(),
+    )
+}
+
+/// A swarm on `tor` with the given onion service key and identity.
+pub fn peer_with(name: &'static str, tor: tor::Tor, key: tor::OnionKey, keypair: Keypair) -> Peer {
+    let id = keypair.public().to_peer_id();
+    let config = tor::Config::new()
+        .with_key(key.clone())
+        // A dial right after the address is reported must work without the 0xF0 retry: the
+        // address appears only once the service is published.
+        .with_dial_config(
+            tor::socks::Config::new()
+                .with_descriptor_retries(0)
+                .with_timeout(DIAL_TIMEOUT),
+        );
+    let transport = tor::Transport::with_tor(tor, config);
+    let swarm = Swarm::new(
+        upgraded(transport, &keypair),
+        Behaviour {
+            ping: libp2p_ping::Behaviour::new(
+                libp2p_ping::Config::new().with_interval(Duration::from_secs(1)),
+            ),
+            identify: libp2p_identify::Behaviour::new(libp2p_identify::Config::new(
+                "/torp2p-test/1".into(),
+                keypair.public(),
+            )),
+        },
+        id,
+        libp2p_swarm::Config::with_tokio_executor()
+            .with_idle_connection_timeout(Duration::from_secs(120)),
+    );
+    Peer {
+        name,
+        swarm,
+        id,
+        key,
+    }
+}
+
+pub fn upgraded(transport: tor::Transport, keypair: &Keypair) -> Boxed<(PeerId, StreamMuxerBox)> {
+    transport
+        .upgrade(Version::V1Lazy)
+        .authenticate(libp2p_noise::Config::new(keypair).unwrap())
+        .multiplex(libp2p_yamux::Config::default())
+        .timeout(Duration::from_secs(90))
+        .boxed()
+}
+
+/// Whether `addr` names an IP address or a DNS name: anything that could locate a host.
+pub fn locates_a_host(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| {
+        matches!(
+            p,
+            Protocol::Ip4(_)
+                | Protocol::Ip6(_)
+                | Protocol::Dns(_)
+                | Protocol::Dns4(_)
+                | Protocol::Dns6(_)
+                | Protocol::Dnsaddr(_)
+                | Protocol::Unix(_)
+        )
+    })
+}
+
+/// Which swarm an event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    A,
+    B,
+}
+
+/// Drives both swarms until `done` says so, at most [`STEP`]. Every event goes through the
+/// privacy checks of [`check_event`] first.
+pub async fn drive(
+    a: &mut Peer,
+    b: &mut Peer,
+    step: &str,
+    mut done: impl FnMut(Side, &Event) -> bool,
+) {
+    let wait = async {
+        loop {
+            let (side, event) = tokio::select! {
+                e = a.swarm.select_next_some() => (Side::A, e),
+                e = b.swarm.select_next_some() => (Side::B, e),
+            };
+            check_event(side, &event);
+            if done(side, &event) {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(STEP, wait)
+        .await
+        .unwrap_or_else(|_| panic!("{step}: not done within {STEP:?}"));
+}
+
+/// No event may show an address that locates a host.
+pub fn check_event(side: Side, event: &Event) {
+    match event {
+        SwarmEvent::NewListenAddr { address, .. } => {
+            assert!(!locates_a_host(address), "{side:?} listens on {address}");
+        }
+        SwarmEvent::ConnectionEstablished { endpoint, .. } => {
+            let remote = endpoint.get_remote_address();
+            assert!(!locates_a_host(remote), "{side:?} connected with {remote}");
+            if let ConnectedPoint::Listener { local_addr, .. } = endpoint {
+                assert!(!locates_a_host(local_addr));
+            }
+        }
+        SwarmEvent::IncomingConnection {
+            local_addr,
+            send_back_addr,
+            ..
+        } => {
+            assert!(!locates_a_host(local_addr));
+            assert!(!locates_a_host(send_back_addr));
+        }
+        SwarmEvent::Behaviour(BehaviourEvent::Identify(libp2p_identify::Event::Received {
+            info,
+            ..
+        })) => {
+            for addr in info.listen_addrs.iter().chain([&info.observed_addr]) {
+                assert!(!locates_a_host(addr), "{side:?} learned {addr} by identify");
+            }
+        }
+        SwarmEvent::NewExternalAddrCandidate { address } => {
+            assert!(!locates_a_host(address), "{side:?} candidate {address}");
+        }
+        _ => {}
+    }
+}
+
+/// Listens on `peer`'s onion address and waits for it to be reported; returns the listener
+/// and the address.
+pub async fn listen(
+    a: &mut Peer,
+    b: &mut Peer,
+    side: Side,
+    port: u16,
+) -> (libp2p_core::transport::ListenerId, Multiaddr) {
+    let p = match side {
+        Side::A => &mut *a,
+        Side::B => &mut *b,
+    };
+    let expected = tor::listen_addr(&p.key, port).unwrap();
+    let id = p.swarm.listen_on(expected.clone()).unwrap();
+    let name = p.name;
+    drive(
+        a,
+        b,
+        &format!("{name} publishes its onion service"),
+        |s, e| match e {
+            SwarmEvent::NewListenAddr {
+                listener_id,
+                address,
+            } if s == side && *listener_id == id => {
+                assert_eq!(
+                    *address, expected,
+                    "the listen address is the onion address"
+                );
+                true
+            }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                ..
+            } if *listener_id == id => {
+                panic!("{name}'s listener closed: {reason:?}")
+            }
+            _ => false,
+        },
+    )
+    .await;
+    (id, expected)
+}
+
+/// What a ping exchange over both directions has shown so far.
+#[derive(Default)]
+pub struct Pings {
+    /// Connections by the swarm that saw them and whether it dialed them.
+    dialed: HashSet<(usize, ConnectionId)>,
+    listened: HashSet<(usize, ConnectionId)>,
+    /// (side, dialer?) pairs with a successful ping.
+    ok: HashSet<(usize, bool)>,
+}
+
+impl Pings {
+    pub fn see(&mut self, side: Side, event: &Event) {
+        let s = side as usize;
+        match event {
+            SwarmEvent::ConnectionEstablished {
+                connection_id,
+                endpoint,
+                ..
+            } => {
+                if endpoint.is_dialer() {
+                    self.dialed.insert((s, *connection_id));
+                } else {
+                    self.listened.insert((s, *connection_id));
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(libp2p_ping::Event {
+                connection,
+                result: Ok(_),
+                ..
+            })) => {
+                let dialer = self.dialed.contains(&(s, *connection));
+                let listener = self.listened.contains(&(s, *connection));
+                assert!(dialer || listener, "a ping on an unknown connection");
+                self.ok.insert((s, dialer));
+            }
+            SwarmEvent::OutgoingConnectionError { error, .. } => {
+                panic!("{side:?}: dial failed: {error}")
+            }
+            _ => {}
+        }
+    }
+
+    /// Each swarm pinged over a connection it dialed and over one it accepted.
+    pub fn both_ways(&self) -> bool {
+        [(0, true), (0, false), (1, true), (1, false)]
+            .iter()
+            .all(|k| self.ok.contains(k))
+    }
+}
+
+/// Dials until connected (a restarted service can take a few attempts while the dialer's tor
+/// still has its old descriptor), at most [`STEP`].
+pub async fn reconnect(a: &mut Peer, b: &mut Peer, addr: &Multiaddr) {
+    let target = addr.clone().with(Protocol::P2p(a.id));
+    b.swarm.dial(target.clone()).unwrap();
+    let mut attempts = 1;
+    let a_id = a.id;
+    let mut redial = false;
+    let wait = async {
+        loop {
+            if redial {
+                redial = false;
+                attempts += 1;
+                b.swarm.dial(target.clone()).unwrap();
+            }
+            let (side, event) = tokio::select! {
+                e = a.swarm.select_next_some() => (Side::A, e),
+                e = b.swarm.select_next_some() => (Side::B, e),
+            };
+            check_event(side, &event);
+            match event {
+                SwarmEvent::ConnectionEstablished { peer_id, .. }
+                    if side == Side::B && peer_id == a_id =>
+                {
+                    return;
+                }
+                SwarmEvent::OutgoingConnectionError { error, .. } if side == Side::B => {
+                    eprintln!("reconnect attempt {attempts} failed: {error}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    redial = true;
+                }
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(STEP, wait)
+        .await
+        .expect("B reconnects to A's restarted listener");
+}
+
+/// The typed dial failures of a failed dial, and whether it says that tor is gone.
+pub fn dial_failures(error: &DialError) -> Vec<(&tor::DialError, bool)> {
+    match error {
+        DialError::Transport(errors) => errors
+            .iter()
+            .filter_map(|(_, e)| {
+                tor::Error::dial_error_in(e).map(|d| (d, tor::Error::is_tor_gone_in(e)))
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
