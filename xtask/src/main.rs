@@ -7,6 +7,7 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod bench;
 mod docs;
 mod e2e;
 mod leaks;
@@ -20,6 +21,7 @@ commands:
   demo            two peers ping each other over a private Tor network
   test            everything CI runs: fmt check, clippy (warnings are errors), all tests, e2e, leaks
   e2e [--runs N]  the end-to-end scenario on a private Tor network, with timings
+  bench           torp2p against raw Tor on a private network, as ratios (--help for options)
   docs            build the book and the API docs into target/site, check links
   leaks           the demo in a loopback-only network namespace under strace: no connection
                   outside loopback, no IP advertised, no secret key in trace logs
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         Some("docs") => docs::docs(),
         Some("leaks") => leaks::leaks(&args[1..]),
         Some("e2e") => packages::ensure_tor().and_then(|()| e2e::e2e(&args[1..])),
+        Some("bench") => packages::ensure_tor().and_then(|()| bench::bench(&args[1..])),
         Some("tornet") => packages::ensure_tor().and_then(|()| e2e::tornet()),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");

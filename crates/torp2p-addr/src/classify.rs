@@ -28,16 +28,6 @@ pub enum DialTarget {
 }
 
 impl DialTarget {
-    /// The host and port to put in a SOCKS5 CONNECT request. Onion addresses and DNS names are
-    /// domain names for the proxy to resolve; IP addresses are their text form.
-    pub fn socks_target(&self) -> (String, u16) {
-        match self {
-            DialTarget::Onion(onion) => onion.socks_target(),
-            DialTarget::Dns { name, port } => (name.clone(), *port),
-            DialTarget::Ip(sa) => (sa.ip().to_string(), sa.port()),
-        }
-    }
-
     /// Whether the target is an onion service (the only kind of target that does not need a
     /// Tor exit relay).
     pub fn is_onion(&self) -> bool {

@@ -126,8 +126,11 @@ fn p2p_suffix_is_kept_apart() {
     );
     let dial: DialAddr = text.parse().unwrap();
     assert_eq!(dial.peer_id.unwrap().to_string(), peer);
+    let DialTarget::Onion(onion) = dial.target else {
+        panic!("{:?}", dial.target)
+    };
     assert_eq!(
-        dial.target.socks_target(),
+        onion.socks_target(),
         (TOR_GENERATED_HOSTNAME.to_string(), 4001)
     );
 }
@@ -142,17 +145,19 @@ fn dns_and_ip_targets() {
             port: 443
         }
     );
-    assert_eq!(dns.target.socks_target(), ("example.org".into(), 443));
     assert!(!dns.target.is_onion());
     let dns6: DialAddr = "/dns/example.org/tcp/1".parse().unwrap();
     assert!(matches!(dns6.target, DialTarget::Dns { port: 1, .. }));
     let ip4: DialAddr = "/ip4/192.0.2.1/tcp/80".parse().unwrap();
-    assert_eq!(ip4.target.socks_target(), ("192.0.2.1".into(), 80));
+    assert_eq!(ip4.target, DialTarget::Ip("192.0.2.1:80".parse().unwrap()));
     let ip6: DialAddr =
         "/ip6/2001:db8::1/tcp/80/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"
             .parse()
             .unwrap();
-    assert_eq!(ip6.target.socks_target(), ("2001:db8::1".into(), 80));
+    assert_eq!(
+        ip6.target,
+        DialTarget::Ip("[2001:db8::1]:80".parse().unwrap())
+    );
     assert!(ip6.peer_id.is_some());
 }
 

@@ -274,13 +274,13 @@ fn method_name(m: &AuthMethod) -> &'static str {
 
 /// What PROTOCOLINFO told us.
 #[derive(Debug, Default)]
-struct ProtocolInfo {
+pub(crate) struct ProtocolInfo {
     methods: Vec<String>,
     cookie_file: Option<PathBuf>,
 }
 
 impl ProtocolInfo {
-    fn parse(lines: &[String]) -> Self {
+    pub(crate) fn parse(lines: &[String]) -> Self {
         let mut info = ProtocolInfo::default();
         for line in lines {
             if let Some(rest) = line.strip_prefix("AUTH ") {

@@ -8,6 +8,8 @@ mod key;
 pub mod keygen;
 mod onion_service;
 mod process;
+#[cfg(test)]
+mod properties;
 mod tor;
 
 pub use config::{AttachConfig, AuthMethod, Config, Listeners, LocalAddr};

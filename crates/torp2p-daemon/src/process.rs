@@ -255,7 +255,7 @@ async fn drain(stream: impl AsyncRead + Unpin, log: LogTail, pid: Option<u32>) {
 }
 
 /// `PORT=127.0.0.1:1234` or `UNIX_PORT=/path` (the first one).
-fn parse_control_file(text: &str) -> Option<LocalAddr> {
+pub(crate) fn parse_control_file(text: &str) -> Option<LocalAddr> {
     text.lines().find_map(|l| {
         if let Some(p) = l.strip_prefix("UNIX_PORT=") {
             Some(LocalAddr::Unix(PathBuf::from(p.trim())))

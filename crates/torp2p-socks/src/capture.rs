@@ -21,7 +21,7 @@ use crate::error::{Malformed, Phase};
 const MAX_RECORDED: usize = 2 + 2 + 4 + 1 + 255 + 2;
 
 /// Method selection reply codes (RFC 1928).
-const METHOD_NONE: u8 = 0x00;
+pub(crate) const METHOD_NONE: u8 = 0x00;
 const METHOD_PASSWORD: u8 = 0x02;
 const METHOD_REFUSED: u8 = 0xFF;
 
@@ -218,6 +218,14 @@ mod tests {
                     let _ = diagnose(&bytes[..len], a % 2 == 0);
                 }
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever a "proxy" sends, the diagnosis never panics.
+        #[test]
+        fn diagnose_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300), password: bool) {
+            let _ = diagnose(&bytes, password);
         }
     }
 

@@ -11,7 +11,7 @@ use tokio_socks::tcp::Socks5Stream;
 use torp2p_addr::DialTarget;
 use tracing::debug;
 
-use crate::capture::{Diagnosis, Recorder, diagnose};
+use crate::capture::{Diagnosis, METHOD_NONE, Recorder, diagnose};
 use crate::config::{Config, Isolation};
 use crate::error::{DialError, Malformed};
 use crate::stream::{Proxy, Stream};
@@ -174,6 +174,13 @@ async fn attempt_once(
         .map(drop),
     };
     match result {
+        // tokio-socks offers "no authentication" beside username/password; a proxy that picks
+        // it would silently drop the isolation credentials.
+        Ok(()) if credentials.is_some() && recorder.seen().get(1) == Some(&METHOD_NONE) => {
+            Err(DialError::IsolationNotApplied {
+                proxy: proxy.clone(),
+            })
+        }
         Ok(()) => Ok(recorder.into_inner()),
         Err(error) => Err(explain(
             error,
@@ -287,13 +294,15 @@ fn credentials(
             Some(key) => format!("{PEER_PREFIX}{key}"),
             None => {
                 let username = format!("target:{target}");
-                if username.len() > MAX_USERNAME {
-                    return Err(DialError::IsolationKeyTooLong {
-                        len: target.to_string().len(),
-                        max: MAX_USERNAME - "target:".len(),
-                    });
+                if username.len() <= MAX_USERNAME {
+                    username
+                } else {
+                    // A long (but valid) DNS name: a digest of it isolates just as well.
+                    use std::hash::{Hash, Hasher};
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    target.to_string().hash(&mut h);
+                    format!("target#{:016x}", h.finish())
                 }
-                username
             }
         },
     };
@@ -400,10 +409,16 @@ mod tests {
             credentials(Isolation::PerPeer, Some(&too_long), &target),
             Err(DialError::IsolationKeyTooLong { len, max }) if len == MAX_ISOLATION_KEY + 1 && max == MAX_ISOLATION_KEY
         ));
+        // Without a key, a target too long for the username is isolated by a digest.
         let long_target = dns(&"a".repeat(250), 80);
-        assert!(matches!(
-            credentials(Isolation::PerPeer, None, &long_target),
-            Err(DialError::IsolationKeyTooLong { .. })
-        ));
+        let c = credentials(Isolation::PerPeer, None, &long_target)
+            .unwrap()
+            .unwrap();
+        assert!(c.username.starts_with("target#") && c.username.len() <= MAX_USERNAME);
+        let other = dns(&"b".repeat(250), 80);
+        let d = credentials(Isolation::PerPeer, None, &other)
+            .unwrap()
+            .unwrap();
+        assert_ne!(c.username, d.username);
     }
 }

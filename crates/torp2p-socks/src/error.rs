@@ -37,8 +37,20 @@ pub enum DialError {
         source: io::Error,
     },
 
+    /// Isolation credentials were offered but the proxy chose "no authentication", so the
+    /// stream would share circuits with other peers' streams. Refused rather than dialed.
+    #[error(
+        "the SOCKS port at {proxy} chose no authentication, so stream isolation by peer would be lost: remove PreferSOCKSNoAuth from that SocksPort, or use Isolation::Shared if sharing circuits is acceptable"
+    )]
+    IsolationNotApplied {
+        /// Tor's SOCKS port.
+        proxy: Proxy,
+    },
+
     /// The connection to tor's SOCKS port failed during the SOCKS handshake.
-    #[error("the connection to tor's SOCKS port at {proxy} failed while dialing {target}")]
+    #[error(
+        "the connection to tor's SOCKS port at {proxy} failed while dialing {target}: tor may have exited or closed the connection; retry"
+    )]
     ProxyIo {
         /// Tor's SOCKS port.
         proxy: Proxy,
@@ -330,6 +342,7 @@ impl DialError {
             Self::ProxyUnreachable { .. }
             | Self::AuthMethodsRefused { .. }
             | Self::AuthRejected { .. }
+            | Self::IsolationNotApplied { .. }
             | Self::IsolationKeyTooLong { .. } => None,
             Self::ProxyIo { target, .. }
             | Self::MalformedReply { target, .. }
@@ -365,6 +378,7 @@ impl DialError {
                 | Self::MalformedReply { .. }
                 | Self::AuthMethodsRefused { .. }
                 | Self::AuthRejected { .. }
+                | Self::IsolationNotApplied { .. }
                 | Self::CommandNotSupported { .. }
                 | Self::UnknownReply { .. }
         )

@@ -701,3 +701,43 @@ fn proxy_displays_like_torrc() {
     let unix = Proxy::Unix("/run/tor/socks".into());
     assert_eq!(unix.to_string(), "unix:/run/tor/socks");
 }
+
+/// A SOCKS port that answers "no authentication" to an offer of isolation credentials would
+/// let streams of different peers share circuits: refused, with what to change.
+#[tokio::test]
+async fn a_proxy_that_drops_isolation_is_refused() {
+    // Method reply: no authentication; then a successful CONNECT reply.
+    let server = Server::tcp(vec![Script::Raw(vec![5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 0, 0])]).await;
+    let config = Config::new().with_descriptor_retries(0);
+    let err = connect(&server.proxy, &onion_target(), Some("peer"), &config)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DialError::IsolationNotApplied { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("PreferSOCKSNoAuth"), "{err}");
+    // With isolation off, the same answer is fine.
+    let server = Server::tcp(vec![Script::Raw(vec![5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 0, 0])]).await;
+    let shared = config.with_isolation(Isolation::Shared);
+    assert!(
+        connect(&server.proxy, &onion_target(), Some("peer"), &shared)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_long_dns_target_without_a_peer_key_still_gets_isolated() {
+    // 250 characters: a legal name, too long for "target:<name>:<port>" in a SOCKS username.
+    let name = format!("{}.example", "a".repeat(241));
+    assert!(name.len() <= 255);
+    let server = Server::tcp(vec![Script::Reply(0)]).await;
+    let config = Config::new().with_descriptor_retries(0);
+    connect(&server.proxy, &dns_target(&name), None, &config)
+        .await
+        .unwrap();
+    let req = server.only_request();
+    let (user, _) = req.auth.expect("isolation credentials were sent");
+    assert!(user.starts_with("target#") && user.len() < 40, "{user}");
+}

@@ -61,7 +61,9 @@ pub enum Error {
 
     /// A malformed onion address (bad checksum, wrong version byte, port 0), or a malformed
     /// clearnet address when clearnet dials are on.
-    #[error("the address is malformed")]
+    #[error(
+        "malformed address (the cause names the part): check the /onion3/<address>:<port> part"
+    )]
     InvalidAddress(#[from] ParseError),
 
     /// `listen_on` for an onion address that already has a listener: tor runs one onion

@@ -285,13 +285,15 @@ async fn dial(
     };
     match result {
         Ok(stream) => Ok(Stream::outbound(stream)),
-        // The SOCKS port can fail a moment before the daemon notices that tor is gone.
-        Err(e) if e.is_proxy_problem() => {
-            match tokio::time::timeout(GONE_GRACE, tor.gone()).await {
-                Ok(gone) => Err(Error::TorGone { source: gone }),
-                Err(_) => Err(Error::Dial(e)),
-            }
-        }
+        // The SOCKS port can fail a moment before the daemon notices that tor is gone: only a
+        // port that could not be reached or broke off is worth that wait.
+        Err(
+            e @ (torp2p_socks::DialError::ProxyUnreachable { .. }
+            | torp2p_socks::DialError::ProxyIo { .. }),
+        ) => match tokio::time::timeout(GONE_GRACE, tor.gone()).await {
+            Ok(gone) => Err(Error::TorGone { source: gone }),
+            Err(_) => Err(Error::Dial(e)),
+        },
         Err(e) => Err(Error::Dial(e)),
     }
 }
