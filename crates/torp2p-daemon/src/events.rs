@@ -1,7 +1,10 @@
 //! The event connection: `SETEVENTS STATUS_CLIENT HS_DESC` on a connection of its own, read by
 //! a task that turns events into bootstrap progress and descriptor-upload notices.
 
-use tokio::sync::{broadcast, watch};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
 
 use crate::control::{ControlConn, parse_kv};
 use crate::error::{Error, Result};
@@ -97,13 +100,18 @@ pub(crate) async fn until<T>(rx: &mut watch::Receiver<T>, f: impl FnMut(&T) -> b
     rx.wait_for(f).await.is_ok()
 }
 
+/// The upload state of each onion service being followed, by address (base32, no `.onion`).
+/// The event reader updates it directly: no queue that could overflow and lose an event.
+pub(crate) type Uploads =
+    Arc<Mutex<HashMap<String, watch::Sender<crate::onion_service::UploadState>>>>;
+
 /// Why the event reader stopped: tor went away.
 pub(crate) type Gone = Option<String>;
 
 /// The channels the event reader feeds.
 pub(crate) struct EventChannels {
     pub(crate) bootstrap: watch::Sender<BootstrapStatus>,
-    pub(crate) hs_desc: broadcast::Sender<HsDescEvent>,
+    pub(crate) uploads: Uploads,
     /// Set (once) when the event connection closes.
     pub(crate) closed: watch::Sender<Gone>,
 }
@@ -152,8 +160,15 @@ pub(crate) async fn run_reader(mut conn: ControlConn, ch: EventChannels) {
                 } else if let Some(ev) = first.strip_prefix("HS_DESC ").and_then(HsDescEvent::parse)
                 {
                     tracing::trace!(action = ?ev.action, hs_dir = %ev.hs_dir, "HS_DESC");
-                    // No receiver is fine: nobody is waiting.
-                    let _ = ch.hs_desc.send(ev);
+                    if let Ok(map) = ch.uploads.lock()
+                        && let Some(state) = map.get(&ev.address)
+                    {
+                        state.send_modify(|s| match ev.action {
+                            HsDescAction::Upload => s.uploads += 1,
+                            HsDescAction::Uploaded => s.uploaded += 1,
+                            HsDescAction::Failed => s.failed += 1,
+                        });
+                    }
                 }
             }
             Ok((code, lines)) => {

@@ -4,12 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use data_encoding::{BASE32_NOPAD, BASE64};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use torp2p_addr::OnionAddress;
 
 use crate::config::LocalAddr;
 use crate::error::{Error, Result};
-use crate::events::{HsDescAction, HsDescEvent, until};
+use crate::events::until;
 use crate::key::OnionKey;
 use crate::tor::Inner;
 
@@ -116,7 +116,6 @@ pub struct OnionService {
     address: OnionAddress,
     tor: Arc<Inner>,
     uploads: watch::Receiver<UploadState>,
-    watcher: tokio::task::JoinHandle<()>,
     removed: bool,
 }
 
@@ -139,27 +138,41 @@ impl OnionService {
     ) -> Result<Self> {
         let address = key.onion_address();
         let command = add_onion_command(key, ports, options)?;
-        // Subscribe before the command, so that no upload event is missed.
-        let events = tor.hs_desc.subscribe();
+        // Follow the uploads before the command, so that no upload event is missed.
+        let id = address.to_base32();
         let (state_tx, state_rx) = watch::channel(UploadState::default());
-        let watcher = tokio::spawn(follow_uploads(events, address.to_base32(), state_tx));
+        if let Ok(mut map) = tor.uploads.lock() {
+            if map.contains_key(&id) {
+                return Err(Error::OnionServiceRejected {
+                    reply: format!(
+                        "this tor already runs an onion service with the address {address} for us: remove it first"
+                    ),
+                });
+            }
+            map.insert(id.clone(), state_tx);
+        }
+        let unfollow = |tor: &Inner| {
+            if let Ok(mut map) = tor.uploads.lock() {
+                map.remove(&id);
+            }
+        };
         let shown = "ADD_ONION ED25519-V3:<redacted> ...";
         let lines = match tor.command(&command, shown).await {
             Ok(lines) => lines,
             Err(Error::Command { code, reply, .. }) => {
-                watcher.abort();
+                unfollow(&tor);
                 return Err(Error::OnionServiceRejected {
                     reply: format!("{code} {reply}"),
                 });
             }
             Err(e) => {
-                watcher.abort();
+                unfollow(&tor);
                 return Err(e);
             }
         };
         let service_id = lines.iter().find_map(|l| l.strip_prefix("ServiceID="));
-        if service_id != Some(address.to_base32().as_str()) {
-            watcher.abort();
+        if service_id != Some(id.as_str()) {
+            unfollow(&tor);
             return Err(Error::Protocol {
                 command: shown.into(),
                 detail: format!(
@@ -172,7 +185,6 @@ impl OnionService {
             address,
             tor,
             uploads: state_rx,
-            watcher,
             removed: false,
         })
     }
@@ -225,10 +237,17 @@ impl OnionService {
         }
     }
 
+    /// Stops following this service's uploads.
+    fn unfollow(&self) {
+        if let Ok(mut map) = self.tor.uploads.lock() {
+            map.remove(&self.address.to_base32());
+        }
+    }
+
     /// Removes the service (DEL_ONION) and waits for tor's answer.
     pub async fn remove(mut self) -> Result<()> {
         self.removed = true;
-        self.watcher.abort();
+        self.unfollow();
         let id = self.address.to_base32();
         self.tor
             .command(&format!("DEL_ONION {id}"), "DEL_ONION <service>")
@@ -239,7 +258,7 @@ impl OnionService {
 
 impl Drop for OnionService {
     fn drop(&mut self) {
-        self.watcher.abort();
+        self.unfollow();
         if self.removed || self.tor.is_gone() {
             return;
         }
@@ -254,24 +273,6 @@ impl Drop for OnionService {
                     tracing::debug!(error = %e, "DEL_ONION on drop failed");
                 }
             });
-        }
-    }
-}
-
-async fn follow_uploads(
-    mut events: broadcast::Receiver<HsDescEvent>,
-    address: String,
-    state: watch::Sender<UploadState>,
-) {
-    loop {
-        match events.recv().await {
-            Ok(ev) if ev.address == address => state.send_modify(|s| match ev.action {
-                HsDescAction::Upload => s.uploads += 1,
-                HsDescAction::Uploaded => s.uploaded += 1,
-                HsDescAction::Failed => s.failed += 1,
-            }),
-            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-            Err(broadcast::error::RecvError::Closed) => break,
         }
     }
 }

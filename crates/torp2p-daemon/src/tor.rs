@@ -5,19 +5,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use data_encoding::BASE64;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use torp2p_addr::OnionAddress;
 
 use crate::config::{AttachConfig, AuthMethod, Config, LocalAddr};
 use crate::control::ControlConn;
 use crate::error::{Error, Result};
-use crate::events::{self, BootstrapStatus, EventChannels, HsDescEvent};
+use crate::events::{self, BootstrapStatus, EventChannels};
 use crate::key::OnionKey;
 use crate::onion_service::{OnionService, OnionServiceOptions, PortMapping};
 use crate::process::{LogTail, TorProcess};
-
-/// How many `HS_DESC` events may queue for a slow onion-service watcher.
-const HS_DESC_QUEUE: usize = 256;
 
 /// A tor daemon: one that torp2p started and owns ([`Tor::spawn`]), or a running one it
 /// attached to ([`Tor::attach`]).
@@ -40,7 +37,7 @@ pub(crate) struct Inner {
     control_addr: LocalAddr,
     socks_addr: Option<LocalAddr>,
     bootstrap: watch::Receiver<BootstrapStatus>,
-    pub(crate) hs_desc: broadcast::Sender<HsDescEvent>,
+    pub(crate) uploads: events::Uploads,
     pub(crate) gone: watch::Receiver<Option<String>>,
     event_task: tokio::task::JoinHandle<()>,
 }
@@ -154,13 +151,13 @@ impl Tor {
         event_conn.authenticate(auth).await?;
         let initial = events::subscribe(&mut event_conn).await?;
         let (bootstrap_tx, bootstrap) = watch::channel(initial);
-        let (hs_desc, _) = broadcast::channel(HS_DESC_QUEUE);
+        let uploads = events::Uploads::default();
         let (closed_tx, gone) = watch::channel(None);
         let event_task = tokio::spawn(events::run_reader(
             event_conn,
             EventChannels {
                 bootstrap: bootstrap_tx,
-                hs_desc: hs_desc.clone(),
+                uploads: uploads.clone(),
                 closed: closed_tx,
             },
         ));
@@ -176,7 +173,7 @@ impl Tor {
                 control_addr,
                 socks_addr,
                 bootstrap,
-                hs_desc,
+                uploads,
                 gone,
                 event_task,
             }),

@@ -252,6 +252,32 @@ async fn tor_refuses_a_duplicate_service() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::OnionServiceRejected { .. }), "{err:?}");
+    assert!(err.to_string().contains("already runs"), "{err}");
+    // The refusal did not disturb the first service: it is still listed, and removable.
+    let id = key.onion_address().to_base32();
+    assert!(tor.get_info("onions/current").await.unwrap().contains(&id));
+    _first.remove().await.unwrap();
+    assert!(!tor.get_info("onions/current").await.unwrap().contains(&id));
+    tor.shutdown().await;
+
+    // tor itself refuses a key it already serves outside our knowledge (here from its torrc):
+    // its reply is passed on.
+    let dir = tempfile::tempdir().unwrap();
+    let hs = dir.path().join("hs");
+    std::fs::create_dir(&hs).unwrap();
+    set_mode(&hs, 0o700);
+    key.save(hs.join("hs_ed25519_secret_key")).unwrap();
+    let tor = Tor::spawn(offline().with_torrc_lines([
+        format!("HiddenServiceDir {}", hs.display()),
+        "HiddenServicePort 80 127.0.0.1:9".into(),
+    ]))
+    .await
+    .unwrap();
+    let err = tor
+        .add_onion_service(&key, &ports, &OnionServiceOptions::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::OnionServiceRejected { .. }), "{err:?}");
     assert!(
         err.to_string().contains("550") || err.to_string().contains("512"),
         "{err}"
