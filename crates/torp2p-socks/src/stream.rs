@@ -85,6 +85,15 @@ impl Stream {
     }
 }
 
+/// A unix-socket connection through tor as a [`Stream`]: for example one that tor made to an
+/// onion service whose target is a unix socket.
+#[cfg(unix)]
+impl From<UnixStream> for Stream {
+    fn from(stream: UnixStream) -> Self {
+        Stream(Inner::Unix(stream))
+    }
+}
+
 /// Forwards one `AsyncRead`/`AsyncWrite` method to the inner stream.
 macro_rules! forward {
     ($self:ident, $s:ident => $call:expr) => {

@@ -15,44 +15,35 @@ use tokio::net::UnixStream;
 /// is a byte stream to the peer. It implements both the `futures` I/O traits (which libp2p
 /// uses) and tokio's.
 #[derive(Debug)]
-pub struct Stream(Inner);
-
-#[derive(Debug)]
-enum Inner {
-    Outbound(torp2p_socks::Stream),
-    Inbound(UnixStream),
+pub struct Stream {
+    inner: torp2p_socks::Stream,
+    inbound: bool,
 }
 
 impl Stream {
     pub(crate) fn outbound(stream: torp2p_socks::Stream) -> Self {
-        Stream(Inner::Outbound(stream))
+        Stream {
+            inner: stream,
+            inbound: false,
+        }
     }
 
     pub(crate) fn inbound(stream: UnixStream) -> Self {
-        Stream(Inner::Inbound(stream))
+        Stream {
+            inner: stream.into(),
+            inbound: true,
+        }
     }
 
     /// Whether the connection came in through one of our onion services (rather than being
     /// dialed by us).
     pub fn is_inbound(&self) -> bool {
-        matches!(self.0, Inner::Inbound(_))
+        self.inbound
     }
-}
 
-/// Forwards one tokio I/O method to the inner stream.
-macro_rules! forward {
-    ($self:ident, $s:ident => $call:expr) => {
-        match &mut $self.get_mut().0 {
-            Inner::Outbound($s) => {
-                let $s = Pin::new($s);
-                $call
-            }
-            Inner::Inbound($s) => {
-                let $s = Pin::new($s);
-                $call
-            }
-        }
-    };
+    fn inner(self: Pin<&mut Self>) -> Pin<&mut torp2p_socks::Stream> {
+        Pin::new(&mut self.get_mut().inner)
+    }
 }
 
 impl tokio::io::AsyncRead for Stream {
@@ -61,7 +52,7 @@ impl tokio::io::AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        forward!(self, s => s.poll_read(cx, buf))
+        self.inner().poll_read(cx, buf)
     }
 }
 
@@ -71,15 +62,15 @@ impl tokio::io::AsyncWrite for Stream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        forward!(self, s => s.poll_write(cx, buf))
+        self.inner().poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        forward!(self, s => s.poll_flush(cx))
+        self.inner().poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        forward!(self, s => s.poll_shutdown(cx))
+        self.inner().poll_shutdown(cx)
     }
 
     fn poll_write_vectored(
@@ -87,14 +78,11 @@ impl tokio::io::AsyncWrite for Stream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        forward!(self, s => s.poll_write_vectored(cx, bufs))
+        self.inner().poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        match &self.0 {
-            Inner::Outbound(s) => s.is_write_vectored(),
-            Inner::Inbound(s) => s.is_write_vectored(),
-        }
+        self.inner.is_write_vectored()
     }
 }
 
