@@ -273,6 +273,11 @@ impl Pings {
 /// Dials until connected (a restarted service can take a few attempts while the dialer's tor
 /// still has its old descriptor), at most [`STEP`].
 pub async fn reconnect(a: &mut Peer, b: &mut Peer, addr: &Multiaddr) {
+    reconnect_within(a, b, addr, STEP).await;
+}
+
+/// [`reconnect`] with a longer (or shorter) limit than [`STEP`].
+pub async fn reconnect_within(a: &mut Peer, b: &mut Peer, addr: &Multiaddr, limit: Duration) {
     let target = addr.clone().with(Protocol::P2p(a.id));
     b.swarm.dial(target.clone()).unwrap();
     let mut attempts = 1;
@@ -305,7 +310,7 @@ pub async fn reconnect(a: &mut Peer, b: &mut Peer, addr: &Multiaddr) {
             }
         }
     };
-    tokio::time::timeout(STEP, wait)
+    tokio::time::timeout(limit, wait)
         .await
         .expect("B reconnects to A's restarted listener");
 }
