@@ -1,9 +1,13 @@
 //! `cargo xtask bench`: torp2p against raw Tor, side by side, on one private Tor network.
 //!
-//! The physical limit of a Tor transport is Tor itself: a plain SOCKS stream to an onion
+//! The physical limit of a Tor transport is Tor itself: a plain SOCKS stream to the same onion
 //! service over the same network. Every figure is therefore taken twice in the same run, once
 //! over a raw SOCKS stream (the baseline) and once over torp2p, interleaved sample by sample so
-//! that the noise of a shared machine hits both, and reported as a ratio against the baseline:
+//! that the noise of a shared machine hits both, and reported as a ratio against the baseline.
+//! The raw streams go to the torp2p listener's own onion service, with the isolation key of
+//! torp2p's dials, so that both ride the same tor circuit (the listener tells them apart by
+//! their first byte, before the libp2p upgrade); circuits differ a lot from one another (one
+//! 12 ms, another 50 ms or 96 ms per round trip on the same network), so this matters.
 //!
 //! - round trip: a 64-byte echo on a warm SOCKS stream vs a libp2p ping (`libp2p-ping` in a
 //!   swarm) on a warm torp2p connection;
@@ -29,6 +33,9 @@ use torp2p_daemon::{LocalAddr, OnionKey, OnionServiceOptions, PortMapping, Publi
 use torp2p_socks::{Isolation, Proxy};
 use torp2p_testnet::TestNet;
 
+/// Whether `--trace` was given.
+static TRACE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// The longest wait for one step (a dial, a publication, a transfer).
 const STEP: Duration = Duration::from_secs(120);
 /// The virtual port of the torp2p listener.
@@ -53,6 +60,7 @@ usage: cargo xtask bench [options]
   --dial-isolation shared|per-peer|per-connection
                      circuits of the concurrent dials, default per-connection (one each)
   --no-criterion     skip the codec micro-benchmarks
+  --trace            print each connection setup's reads and writes (ms after the SOCKS reply)
   --quick            small counts everywhere (a smoke run; figures are rough)
   --unoptimized      run in this (debug) build instead of re-running with --release
 ";
@@ -68,6 +76,7 @@ struct Opts {
     dials: usize,
     dial_isolation: Isolation,
     criterion: bool,
+    trace: bool,
     quick: bool,
     unoptimized: bool,
 }
@@ -83,6 +92,7 @@ impl Opts {
             dials: 100,
             dial_isolation: Isolation::PerConnection,
             criterion: true,
+            trace: false,
             quick: false,
             unoptimized: false,
         };
@@ -117,6 +127,7 @@ impl Opts {
                     }
                 }
                 "--no-criterion" => o.criterion = false,
+                "--trace" => o.trace = true,
                 "--unoptimized" => o.unoptimized = true,
                 "--quick" => {
                     o.quick = true;
@@ -137,6 +148,10 @@ impl Opts {
 
 /// `cargo xtask bench [options]`.
 pub(crate) fn bench(args: &[String]) -> Result<(), String> {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{USAGE}");
+        return Ok(());
+    }
     let opts = Opts::parse(args)?;
     if cfg!(debug_assertions) && !opts.unoptimized {
         // noise and yamux run in this process: in a debug build they, not tor, would be measured.
@@ -146,6 +161,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
         full.extend(args.iter().map(String::as_str));
         return crate::run(&cargo, &full);
     }
+    TRACE.store(opts.trace, std::sync::atomic::Ordering::Relaxed);
     let started = Instant::now();
     let codecs = if opts.criterion {
         criterion(opts.quick)?
@@ -153,7 +169,13 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
         Vec::new()
     };
     let rt = crate::e2e::runtime()?;
-    let report = rt.block_on(network_bench(&opts))?;
+    // On the runtime's workers, as an application's tasks are (not on this thread).
+    let network = opts.clone();
+    let report = rt.block_on(async move {
+        tokio::spawn(async move { network_bench(&network).await })
+            .await
+            .map_err(|e| format!("the benchmark task failed: {e}"))?
+    })?;
     let report = Report { codecs, ..report };
     let command = std::iter::once("cargo xtask bench".to_string())
         .chain(args.iter().cloned())
@@ -290,6 +312,23 @@ impl Stats {
             num(self.max)
         )
     }
+}
+
+/// A string for JSON.
+fn json_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A number for JSON (no NaN or infinity there).
@@ -520,6 +559,13 @@ impl Report {
         let stock = self.round_trips(2).typical();
         let _ = writeln!(
             t,
+            "  exchanges: raw: echo | torp2p: [/noise proposal + noise XX msg 1 → confirmation + msg 2]\n   \
+             [msg 3 + /yamux proposal + yamux SYN + /ipfs/ping proposal + ping → confirmations + pong]\n   \
+             (multistream-select V1Lazy sends each proposal with the data that follows it) | stock (V1):\n   \
+             /noise, msg 1→2, msg 3 + /yamux, /ipfs/ping, ping: each proposal waits for its confirmation"
+        );
+        let _ = writeln!(
+            t,
             "  target: fewer round trips than the stock setup: {}",
             verdict(matches!((lazy, stock), (Some(l), Some(s)) if l < s))
         );
@@ -584,14 +630,14 @@ impl Report {
         let codecs = self
             .codecs
             .iter()
-            .map(|(n, ns)| format!("    \"{}\": {}", n.replace('"', "'"), num(*ns)))
+            .map(|(n, ns)| format!("    {}: {}", json_str(n), num(*ns)))
             .collect::<Vec<_>>()
             .join(",\n");
         let mut j = String::from("{\n");
         let mut field = |k: &str, v: String| {
             let _ = writeln!(j, "  \"{k}\": {v},");
         };
-        field("command", format!("\"{command}\""));
+        field("command", json_str(command));
         field("unix_time", unix.to_string());
         field("network_tors", self.nodes.to_string());
         field("rtt_ratio", num(ratio(&self.rtt_p2p, &self.rtt_raw)));
@@ -642,10 +688,10 @@ impl Report {
         field(
             "listen_s",
             format!(
-                "{{\"raw\": {}, \"torp2p\": {}, \"publication\": \"{}\"}}",
+                "{{\"raw\": {}, \"torp2p\": {}, \"publication\": {}}}",
                 self.listen_raw.json(),
                 self.listen_p2p.json(),
-                self.publication
+                json_str(&self.publication)
             ),
         );
         field(
@@ -830,7 +876,7 @@ async fn run(net: &TestNet, host: &Tor, client: &Tor, o: &Opts) -> Result<Report
     };
 
     let mut report = Report {
-        mib: if o.quick { o.mib } else { o.mib.max(1) },
+        mib: o.mib,
         dials_tried: o.dials,
         dial_isolation: o.dial_isolation,
         ..Report::default()
@@ -1077,31 +1123,76 @@ mod raw {
 mod counted {
     use std::io;
     use std::pin::Pin;
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+    use std::sync::{Arc, Mutex};
     use std::task::{Context, Poll};
+    use std::time::Instant;
 
     const NOTHING: u8 = 0;
     const WROTE: u8 = 1;
     const READ: u8 = 2;
 
-    #[derive(Debug, Default)]
+    #[derive(Debug)]
     pub(super) struct Flights {
         last: AtomicU8,
         round_trips: AtomicU32,
+        created: Instant,
+        /// The first reads and writes: (ms since creation, 'r' or 'w', bytes).
+        log: Mutex<Vec<(f64, char, usize)>>,
+    }
+
+    impl Default for Flights {
+        fn default() -> Self {
+            Self {
+                last: AtomicU8::new(NOTHING),
+                round_trips: AtomicU32::new(0),
+                created: Instant::now(),
+                log: Mutex::new(Vec::new()),
+            }
+        }
     }
 
     impl Flights {
+        fn note(&self, dir: char, n: usize) {
+            if let Ok(mut log) = self.log.lock()
+                && log.len() < 64
+            {
+                log.push((self.created.elapsed().as_secs_f64() * 1000.0, dir, n));
+            }
+        }
+
         fn wrote(&self, n: usize) {
             if n > 0 {
+                self.note('w', n);
                 self.last.store(WROTE, Ordering::Relaxed);
             }
         }
 
         fn read(&self, n: usize) {
-            if n > 0 && self.last.swap(READ, Ordering::Relaxed) == WROTE {
-                self.round_trips.fetch_add(1, Ordering::Relaxed);
+            if n > 0 {
+                self.note('r', n);
+                if self.last.swap(READ, Ordering::Relaxed) == WROTE {
+                    self.round_trips.fetch_add(1, Ordering::Relaxed);
+                }
             }
+        }
+
+        /// The reads and writes so far, one line: `+12.3ms w80 +30.1ms r93 ...`.
+        pub(super) fn timeline(&self) -> String {
+            self.log
+                .lock()
+                .map(|log| {
+                    log.iter()
+                        .map(|(ms, d, n)| format!("+{ms:.1}ms {d}{n}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default()
+        }
+
+        /// Milliseconds since the stream was wrapped (just after the SOCKS reply).
+        pub(super) fn since_created_ms(&self) -> f64 {
+            self.created.elapsed().as_secs_f64() * 1000.0
         }
 
         pub(super) fn round_trips(&self) -> u32 {
@@ -1111,6 +1202,32 @@ mod counted {
         /// Whether anything went either way.
         pub(super) fn is_used(&self) -> bool {
             self.last.load(Ordering::Relaxed) != NOTHING
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::Flights;
+
+        #[test]
+        fn round_trips_are_data_read_after_data_written() {
+            let f = Flights::default();
+            // Pipelined writes and a reply in pieces: one round trip.
+            f.wrote(28);
+            f.wrote(34);
+            f.read(1);
+            f.read(202);
+            assert_eq!(f.round_trips(), 1);
+            // Empty reads and writes do not count.
+            f.wrote(0);
+            f.read(5);
+            assert_eq!(f.round_trips(), 1);
+            f.wrote(170);
+            f.read(0);
+            f.read(290);
+            assert_eq!(f.round_trips(), 2);
+            assert!(f.is_used());
+            assert_eq!(f.timeline().matches(" r").count() + 1, 5);
         }
     }
 
@@ -1740,12 +1857,15 @@ mod p2p {
     /// Warm round trips, interleaved: a libp2p ping (its RTT as `libp2p-ping` measures it),
     /// then a 64-byte echo on a raw SOCKS stream. Seconds.
     pub(super) async fn round_trips(bed: &Bed, n: usize) -> Result<(Vec<f64>, Vec<f64>), String> {
-        // Pings 0.4 s apart, the echo right after each: they never overlap.
+        // Pings 0.5 s apart, each echo 0.2 s after a ping: they never overlap, and each starts
+        // on a circuit that has been idle for a while (right after a cell went through, tor's
+        // relays can hold the next one back a few milliseconds: measured here, an echo right
+        // after each ping took 3–4 ms longer than the ping).
         let (mut swarm, _) = ping_swarm(
             bed.client.clone(),
             Isolation::PerPeer,
             true,
-            Duration::from_millis(400),
+            Duration::from_millis(500),
         )?;
         swarm
             .dial(bed.listener.clone())
@@ -1761,12 +1881,14 @@ mod p2p {
         // Warm both up: the first ping carries the substream negotiation.
         for i in 0..3 {
             next_ping(&mut swarm, None).await?;
+            tokio::time::sleep(Duration::from_millis(200)).await;
             raw::echo(&mut echo, i).await?;
         }
         let mut raw = Vec::with_capacity(n);
         let mut p2p = Vec::with_capacity(n);
         for i in 0..n {
             p2p.push(next_ping(&mut swarm, None).await?);
+            tokio::time::sleep(Duration::from_millis(200)).await;
             raw.push(raw::echo(&mut echo, i as u8).await?);
         }
         Ok((raw, p2p))
@@ -1789,10 +1911,12 @@ mod p2p {
         for i in 0..n + skip {
             for k in 0..3 {
                 let variant = (i + k) % 3;
+                // A pause, so that each setup starts on an idle circuit (see `round_trips`).
+                tokio::time::sleep(Duration::from_millis(150)).await;
                 let result = match variant {
                     0 => raw_setup(bed, isolation).await,
-                    1 => swarm_setup(bed, &mut lazy).await,
-                    _ => swarm_setup(bed, &mut stock).await,
+                    1 => swarm_setup(bed, &mut lazy, "torp2p").await,
+                    _ => swarm_setup(bed, &mut stock, "stock").await,
                 };
                 if i < skip {
                     continue;
@@ -1817,12 +1941,28 @@ mod p2p {
         let mut s =
             raw::connect_echo(&bed.proxy, &bed.raw_target, &bed.peer_key, isolation).await?;
         raw::echo(&mut s, 1).await?;
-        Ok((t.elapsed().as_secs_f64(), s.flights.round_trips()))
+        let elapsed = t.elapsed().as_secs_f64();
+        trace("raw", elapsed, &s.flights);
+        Ok((elapsed, s.flights.round_trips()))
+    }
+
+    /// With `--trace`: where a setup's time went, on stderr.
+    fn trace(what: &str, elapsed: f64, flights: &Flights) {
+        if super::TRACE.load(std::sync::atomic::Ordering::Relaxed) {
+            let after = flights.since_created_ms();
+            eprintln!(
+                "trace {what}: SOCKS reply at {:.1}ms, done {:.1}ms later; after the reply: {}",
+                elapsed * 1000.0 - after,
+                after,
+                flights.timeline()
+            );
+        }
     }
 
     async fn swarm_setup(
         bed: &Bed,
         (swarm, slot): &mut (Swarm<libp2p_ping::Behaviour>, Arc<Slot>),
+        name: &str,
     ) -> Result<(f64, u32), String> {
         let opts = DialOpts::peer_id(bed.listener_peer)
             .addresses(vec![bed.listener.clone()])
@@ -1834,6 +1974,9 @@ mod p2p {
         let result = next_ping(swarm, Some(id)).await;
         let elapsed = t.elapsed().as_secs_f64();
         let flights = slot.take();
+        if let Some(f) = &flights {
+            trace(name, elapsed, f);
+        }
         if swarm.close_connection(id) {
             let _ = within(Duration::from_secs(30), "closing a connection", async {
                 loop {
@@ -2006,5 +2149,85 @@ mod p2p {
             before,
             after,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn stats_give_median_and_quartiles() {
+        let s = Stats::of(&[5.0, 1.0, 3.0, 2.0, 4.0, f64::NAN]);
+        assert_eq!(s.n, 5);
+        assert_eq!(s.median, 3.0);
+        assert_eq!(s.p25, 2.0);
+        assert_eq!(s.p75, 4.0);
+        assert_eq!((s.min, s.max), (1.0, 5.0));
+        let even = Stats::of(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(even.median, 2.5);
+        assert_eq!(Stats::of(&[]).n, 0);
+        assert!(ratio(&Stats::of(&[]), &even).is_nan());
+        assert_eq!(ratio(&Stats::of(&[5.0]), &even), 2.0);
+    }
+
+    #[test]
+    fn criterion_median_is_read() {
+        let json = r#"{"mean":{"confidence_interval":{"lower_bound":1.0},"point_estimate":59.7},"median":{"confidence_interval":{"confidence_level":0.95,"lower_bound":58.7,"upper_bound":60.8},"point_estimate":60.25,"standard_error":0.48}}"#;
+        assert_eq!(median_estimate(json), Some(60.25));
+        assert_eq!(median_estimate("{}"), None);
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(json_str(r#"a "b" \c"#), r#""a \"b\" \\c""#);
+        assert_eq!(json_str("x\ny"), r#""x\u000ay""#);
+    }
+
+    #[test]
+    fn the_typical_round_trip_count_is_the_most_common() {
+        let rt = RoundTrips(vec![2, 3, 2, 2, 5]);
+        assert_eq!(rt.typical(), Some(2));
+        assert_eq!(rt.show(), "2 (seen 2–5)");
+        assert_eq!(RoundTrips(vec![1, 1]).show(), "1");
+        assert_eq!(RoundTrips::default().json(), "null");
+    }
+
+    #[test]
+    fn the_report_has_the_keys_the_issue_asks_for() {
+        let json = Report::default().json("cargo xtask bench --quick");
+        for key in [
+            "rtt_ratio",
+            "throughput_ratio",
+            "listen_ratio",
+            "setup_round_trips",
+            "concurrent_dials",
+            "rss_per_connection_kib",
+        ] {
+            assert!(json.contains(&format!("\"{key}\": ")), "{key} missing");
+        }
+        // No NaN in JSON: an empty figure is null.
+        assert!(json.contains("\"rtt_ratio\": null"));
+        assert!(!json.contains("NaN"));
+        assert!(json.contains("\"tried\": 0, \"succeeded\": 0"));
+    }
+
+    #[test]
+    fn options_parse() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let o = Opts::parse(&args(&["--quick", "--samples", "7", "--no-criterion"])).unwrap();
+        assert_eq!((o.samples, o.setup, o.dials), (7, 3, 20));
+        assert!(!o.criterion && o.quick);
+        assert_eq!(
+            Opts::parse(&args(&["--dial-isolation", "shared"]))
+                .unwrap()
+                .dial_isolation,
+            Isolation::Shared
+        );
+        assert!(Opts::parse(&args(&["--samples", "0"])).is_err());
+        assert!(Opts::parse(&args(&["--samples"])).is_err());
+        assert!(Opts::parse(&args(&["--frobnicate"])).is_err());
     }
 }

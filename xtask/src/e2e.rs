@@ -299,17 +299,16 @@ async fn chat_scenario(net: &TestNet, torrc: &Path) -> Result<(), String> {
     let mut cmd = tokio::process::Command::new(&chat);
     cmd.arg("listen").env("TORP2P_TORRC_EXTRA", torrc);
     let listener = Listener::start_command(cmd, net.dir().join("chat-listener.log")).await?;
-    let out = tokio::time::timeout(
-        Duration::from_secs(180),
-        tokio::process::Command::new(&chat)
-            .args(["send", &listener.addr, "hello", "over", "tor"])
-            .env("TORP2P_TORRC_EXTRA", torrc)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .map_err(|_| "chat send did not finish within 180 s".to_string())?
-    .map_err(|e| format!("cannot run {}: {e}", chat.display()))?;
+    let mut send = tokio::process::Command::new(&chat);
+    send.args(["send", &listener.addr, "hello", "over", "tor"])
+        .env("TORP2P_TORRC_EXTRA", torrc)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = crate::ping_procs::Group::spawn(&mut send)
+        .map_err(|e| format!("cannot run {}: {e}", chat.display()))?
+        .output_within(Duration::from_secs(180))
+        .await
+        .map_err(|e| format!("chat send {e}"))?;
     listener.stop().await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if out.status.success() && stdout.trim() == "heard you: hello over tor" {

@@ -116,29 +116,29 @@ async fn scenario(net: &TestNet, ping: &Path) -> Result<(), String> {
         ));
     }
 
-    let out = tokio::time::timeout(
-        Duration::from_secs(300),
-        tokio::process::Command::new("strace")
-            .args([
-                "-f",
-                "-qq",
-                "-e",
-                "trace=socket,connect,sendto,sendmsg",
-                "-o",
-            ])
-            .arg(&dial_trace)
-            .arg(ping)
-            .arg("-vv")
-            .arg("--torrc-extra")
-            .arg(&torrc)
-            .args(["dial", &listener.addr, "--count", "3"])
-            .env("RUST_LOG", "trace")
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .map_err(|_| "the dialer did not finish within 300 s".to_string())?
-    .map_err(|e| format!("cannot run the dialer under strace: {e}"))?;
+    let mut dialer = tokio::process::Command::new("strace");
+    dialer
+        .args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=socket,connect,sendto,sendmsg",
+            "-o",
+        ])
+        .arg(&dial_trace)
+        .arg(ping)
+        .arg("-vv")
+        .arg("--torrc-extra")
+        .arg(&torrc)
+        .args(["dial", &listener.addr, "--count", "3"])
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = ping_procs::Group::spawn(&mut dialer)
+        .map_err(|e| format!("cannot run the dialer under strace: {e}"))?
+        .output_within(Duration::from_secs(300))
+        .await
+        .map_err(|e| format!("the dialer {e}"))?;
     let dial_log = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -211,9 +211,11 @@ fn check_connects(strace: &str) -> Result<String, Vec<String>> {
     let mut dgram: HashSet<(String, String)> = HashSet::new();
     let mut bad = Vec::new();
     for line in strace.lines() {
+        // strace pads the PID column: "123  connect(..." as well as "12345 connect(...".
         let Some((tid, call)) = line.split_once(' ') else {
             continue;
         };
+        let call = call.trim_start();
         if call.starts_with("socket(") {
             if call.contains("SOCK_DGRAM")
                 && let Some(fd) = call.rsplit("= ").next()
@@ -250,6 +252,13 @@ fn check_connects(strace: &str) -> Result<String, Vec<String>> {
             }
             Target::Inet(false) | Target::Unknown => bad.push(line.to_string()),
         }
+    }
+    if inet == 0 || unix == 0 {
+        // A trace without tor's relay connections or our control and SOCKS connections did
+        // not record what it should have: an empty trace never passes.
+        bad.push(format!(
+            "the trace recorded {inet} loopback and {unix} unix-socket connections; expected some of each"
+        ));
     }
     if bad.is_empty() {
         Ok(format!(
@@ -322,12 +331,27 @@ mod tests {
                 .starts_with("2 to 127.0.0.1/::1, 1 to unix sockets")
         );
         let leak = "9 connect(3, {sa_family=AF_INET, sin_port=htons(443), sin_addr=inet_addr(\"192.0.2.1\")}, 16) = -1 ENETUNREACH\n";
-        assert_eq!(check_connects(leak).unwrap_err().len(), 1);
+        let errors = check_connects(leak).unwrap_err();
+        assert!(errors.iter().any(|l| l.contains("192.0.2.1")), "{errors:?}");
         let leak6 = "9 connect(3, {sa_family=AF_INET6, sin6_port=htons(443), inet_pton(AF_INET6, \"2001:db8::1\", &sin6_addr)}, 28) = -1\n";
         assert!(check_connects(leak6).is_err());
         let probe = "7 socket(AF_INET, SOCK_DGRAM|SOCK_CLOEXEC, IPPROTO_IP) = 14\n\
                      7 connect(14, {sa_family=AF_INET, sin_port=htons(9), sin_addr=inet_addr(\"18.0.0.1\")}, 16) = -1 ENETUNREACH\n";
-        assert!(check_connects(probe).unwrap().contains("1 UDP connect()"));
+        let probe = format!("{ok}{probe}");
+        assert!(check_connects(&probe).unwrap().contains("1 UDP connect()"));
+        // strace pads short PIDs; an empty trace never passes.
+        let padded = "12  connect(3, {sa_family=AF_INET, sin_port=htons(5000), sin_addr=inet_addr(\"127.0.0.1\")}, 16) = 0\n\
+                      12  connect(4, {sa_family=AF_UNIX, sun_path=\"/tmp/s\"}, 110) = 0\n";
+        assert!(
+            check_connects(padded)
+                .unwrap()
+                .starts_with("1 to 127.0.0.1/::1, 1 to unix")
+        );
+        assert!(check_connects("").is_err());
+        let padded_leak = format!(
+            "{padded}123  connect(3, {{sa_family=AF_INET, sin_port=htons(443), sin_addr=inet_addr(\"192.0.2.1\")}}, 16) = -1\n"
+        );
+        assert!(check_connects(&padded_leak).is_err());
         let tcp = "7 socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_TCP) = 14\n\
                    7 connect(14, {sa_family=AF_INET, sin_port=htons(9), sin_addr=inet_addr(\"18.0.0.1\")}, 16) = -1 ENETUNREACH\n";
         assert!(check_connects(tcp).is_err());

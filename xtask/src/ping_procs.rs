@@ -42,9 +42,96 @@ pub(crate) fn write_torrc(net: &TestNet) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// A child started in a process group of its own (the group's id is the child's PID), so
+/// that whatever it starts (the program under strace, the tor it spawns) is stopped with it,
+/// on every path: [`Group::stop`], a timeout, an error, a panic (drop).
+pub(crate) struct Group {
+    child: Child,
+    pid: Option<u32>,
+    /// Set once the child exited by itself: its group is then gone too.
+    done: bool,
+}
+
+impl Group {
+    /// Spawns `cmd` as the leader of a new process group.
+    pub(crate) fn spawn(cmd: &mut Command) -> std::io::Result<Self> {
+        let child = cmd.process_group(0).kill_on_drop(true).spawn()?;
+        let pid = child.id();
+        Ok(Self {
+            child,
+            pid,
+            done: false,
+        })
+    }
+
+    /// The leader.
+    pub(crate) fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// Waits for the leader to exit, at most `limit`, with its output if it was piped.
+    pub(crate) async fn output_within(
+        mut self,
+        limit: Duration,
+    ) -> Result<std::process::Output, String> {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut stdout = self.child.stdout.take();
+        let mut stderr = self.child.stderr.take();
+        let run = async {
+            use tokio::io::AsyncReadExt;
+            let read_out = async {
+                if let Some(s) = stdout.as_mut() {
+                    let _ = s.read_to_end(&mut out).await;
+                }
+            };
+            let read_err = async {
+                if let Some(s) = stderr.as_mut() {
+                    let _ = s.read_to_end(&mut err).await;
+                }
+            };
+            let ((), (), status) = tokio::join!(read_out, read_err, self.child.wait());
+            status
+        };
+        let status = tokio::time::timeout(limit, run)
+            .await
+            .map_err(|_| format!("did not finish within {limit:?}"))?
+            .map_err(|e| format!("cannot wait for the process: {e}"))?;
+        self.done = true;
+        Ok(std::process::Output {
+            status,
+            stdout: out,
+            stderr: err,
+        })
+    }
+
+    /// Kills the whole group (SIGKILL, by the group's id) and reaps the leader.
+    pub(crate) async fn stop(mut self) {
+        self.kill_group();
+        let _ = self.child.wait().await;
+        self.done = true;
+    }
+
+    fn kill_group(&self) {
+        if let Some(pid) = self.pid {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", "--", &format!("-{pid}")])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if !self.done {
+            self.kill_group();
+        }
+    }
+}
+
 /// A running `torp2p-ping listen`.
 pub(crate) struct Listener {
-    child: Child,
+    group: Group,
     /// Its `/onion3/.../p2p/...` address.
     pub(crate) addr: String,
     /// Where its stderr goes.
@@ -77,14 +164,13 @@ impl Listener {
             .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
         let started = Instant::now();
         let program = format!("{:?}", cmd.as_std().get_program());
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log_file))
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| format!("cannot start {program}: {e}"))?;
-        let stdout = child.stdout.take().ok_or("no stdout pipe")?;
+        let mut group = Group::spawn(
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::from(log_file)),
+        )
+        .map_err(|e| format!("cannot start {program}: {e}"))?;
+        let stdout = group.child().stdout.take().ok_or("no stdout pipe")?;
         let mut lines = BufReader::new(stdout).lines();
         let addr = tokio::time::timeout(LISTEN_TIMEOUT, async {
             while let Ok(Some(line)) = lines.next_line().await {
@@ -113,16 +199,17 @@ impl Listener {
         // Keep draining stdout so the listener never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok(Self {
-            child,
+            group,
             addr,
             log,
             ready_after: started.elapsed(),
         })
     }
 
-    /// Stops the listener (SIGKILL by PID) and reaps it.
-    pub(crate) async fn stop(mut self) {
-        let _ = self.child.kill().await;
+    /// Stops the listener and everything it started (SIGKILL to its process group) and reaps
+    /// it.
+    pub(crate) async fn stop(self) {
+        self.group.stop().await;
     }
 }
 
@@ -154,29 +241,17 @@ pub(crate) async fn dial(
             "--timeout",
             "120",
         ])
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
+        .stdin(Stdio::null());
     let limit = Duration::from_secs(300);
-    let late = || format!("the dialer did not finish within {limit:?}");
     let cannot = |e| format!("cannot run {}: {e}", bin.display());
-    if show {
-        // `output()` would capture: spawn with the terminal as stdout and stderr instead.
-        let mut child = cmd.spawn().map_err(cannot)?;
-        let status = tokio::time::timeout(limit, child.wait())
-            .await
-            .map_err(|_| late())?
-            .map_err(cannot)?;
-        return Ok(DialOutcome {
-            status,
-            stdout: String::new(),
-            stderr: String::new(),
-            elapsed: started.elapsed(),
-        });
+    if !show {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
-    let out = tokio::time::timeout(limit, cmd.output())
+    let out = Group::spawn(&mut cmd)
+        .map_err(cannot)?
+        .output_within(limit)
         .await
-        .map_err(|_| late())?
-        .map_err(cannot)?;
+        .map_err(|e| format!("the dialer {e}"))?;
     Ok(DialOutcome {
         status: out.status,
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
