@@ -276,23 +276,43 @@ async fn faults_on_a_private_network() {
         .await
         .expect("a new client joins after the relay died");
     let mut c = peer("C", c_tor.clone());
-    // tor may first pick circuits through the dead relay: the dial is retried (as an
-    // application would) until it connects, at most STEP.
-    let dial_started = Instant::now();
-    reconnect(&mut a2, &mut c, &addr_a).await;
-    let connect_time = dial_started.elapsed();
-    drive(&mut a2, &mut c, "C pings A with a relay down", |s, e| {
-        matches!(e, SwarmEvent::Behaviour(BehaviourEvent::Ping(libp2p_ping::Event { peer, result: Ok(_), .. })) if s == Side::B && *peer == a_id)
-    })
-    .await;
+    // tor may pick the dead relay (as a guard, an introduction point, an HSDir) until the
+    // authorities vote it out: dials are retried, as an application would, for up to 4 min.
+    // Measured here: 2 s in one run, over 90 s in another. Every failure must carry tor's
+    // typed reason; the outcome goes into the fault table.
+    let outcome = try_connect_within(&mut a2, &mut c, &addr_a, Duration::from_secs(240)).await;
+    let (saw, recovered) = match outcome {
+        Ok(t) => {
+            drive(&mut a2, &mut c, "C pings A with a relay down", |s, e| {
+                matches!(e, SwarmEvent::Behaviour(BehaviourEvent::Ping(libp2p_ping::Event { peer, result: Ok(_), .. })) if s == Side::B && *peer == a_id)
+            })
+            .await;
+            (
+                format!(
+                    "{existing}; a new peer C connected to A in {:.1} s (dials retried on failure) and pinged it, {:.1} s after the kill",
+                    t.as_secs_f64(),
+                    killed_at.elapsed().as_secs_f64()
+                ),
+                "yes: new connections work".to_string(),
+            )
+        }
+        Err(failures) => {
+            // Keep every tor's log for whoever looks into it.
+            net.keep_dir();
+            (
+                format!(
+                    "{existing}; a new peer C did not connect within 240 s; {} dials failed with tor's reasons, last: {}",
+                    failures.len(),
+                    failures.last().map(String::as_str).unwrap_or("none")
+                ),
+                "no, not within 240 s".to_string(),
+            )
+        }
+    };
     row(
         "relay0 killed (SIGKILL) while A and B are connected",
-        &format!(
-            "{existing}; a new peer C connected to A in {:.1} s (dials retried on failure) and pinged it, {:.1} s after the kill",
-            connect_time.as_secs_f64(),
-            killed_at.elapsed().as_secs_f64()
-        ),
-        "yes: new connections work",
+        &saw,
+        &recovered,
     );
 
     drop((a2, b, c));

@@ -327,3 +327,50 @@ pub fn dial_failures(error: &DialError) -> Vec<(&tor::DialError, bool)> {
         _ => Vec::new(),
     }
 }
+
+/// Like [`reconnect_within`], but reports instead of panicking: `Ok(time to connect)`, or
+/// `Err(the failures)` when `limit` ran out. Every failure must carry tor's typed reason.
+pub async fn try_connect_within(
+    a: &mut Peer,
+    b: &mut Peer,
+    addr: &Multiaddr,
+    limit: Duration,
+) -> Result<Duration, Vec<String>> {
+    let started = std::time::Instant::now();
+    let target = addr.clone().with(Protocol::P2p(a.id));
+    let a_id = a.id;
+    let mut failures = Vec::new();
+    let mut redial = true;
+    let wait = async {
+        loop {
+            if redial {
+                redial = false;
+                b.swarm.dial(target.clone()).unwrap();
+            }
+            let (side, event) = tokio::select! {
+                e = a.swarm.select_next_some() => (Side::A, e),
+                e = b.swarm.select_next_some() => (Side::B, e),
+            };
+            check_event(side, &event);
+            match event {
+                SwarmEvent::ConnectionEstablished { peer_id, .. }
+                    if side == Side::B && peer_id == a_id =>
+                {
+                    return;
+                }
+                SwarmEvent::OutgoingConnectionError { error, .. } if side == Side::B => {
+                    let typed = dial_failures(&error);
+                    assert!(!typed.is_empty(), "a failure without tor's reason: {error}");
+                    failures.push(typed[0].0.to_string());
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    redial = true;
+                }
+                _ => {}
+            }
+        }
+    };
+    match tokio::time::timeout(limit, wait).await {
+        Ok(()) => Ok(started.elapsed()),
+        Err(_) => Err(failures),
+    }
+}
