@@ -278,41 +278,13 @@ pub async fn reconnect(a: &mut Peer, b: &mut Peer, addr: &Multiaddr) {
 
 /// [`reconnect`] with a longer (or shorter) limit than [`STEP`].
 pub async fn reconnect_within(a: &mut Peer, b: &mut Peer, addr: &Multiaddr, limit: Duration) {
-    let target = addr.clone().with(Protocol::P2p(a.id));
-    b.swarm.dial(target.clone()).unwrap();
-    let mut attempts = 1;
-    let a_id = a.id;
-    let mut redial = false;
-    let wait = async {
-        loop {
-            if redial {
-                redial = false;
-                attempts += 1;
-                b.swarm.dial(target.clone()).unwrap();
-            }
-            let (side, event) = tokio::select! {
-                e = a.swarm.select_next_some() => (Side::A, e),
-                e = b.swarm.select_next_some() => (Side::B, e),
-            };
-            check_event(side, &event);
-            match event {
-                SwarmEvent::ConnectionEstablished { peer_id, .. }
-                    if side == Side::B && peer_id == a_id =>
-                {
-                    return;
-                }
-                SwarmEvent::OutgoingConnectionError { error, .. } if side == Side::B => {
-                    eprintln!("reconnect attempt {attempts} failed: {error}");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    redial = true;
-                }
-                _ => {}
-            }
-        }
-    };
-    tokio::time::timeout(limit, wait)
-        .await
-        .expect("B reconnects to A's restarted listener");
+    if let Err(failures) = try_connect_within(a, b, addr, limit).await {
+        panic!(
+            "B did not reconnect to A's restarted listener within {limit:?}; {} dials failed:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
 }
 
 /// The typed dial failures of a failed dial, and whether it says that tor is gone.
