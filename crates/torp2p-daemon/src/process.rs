@@ -353,7 +353,8 @@ fn set_private_dir(_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes a file only this user can read.
+/// Writes a file only this user can read: mode 0600 also when the file already existed with
+/// another mode (the open flag's mode applies only to new files), set before any byte is written.
 pub(crate) fn write_private(path: &Path, data: &[u8]) -> Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
@@ -366,6 +367,12 @@ pub(crate) fn write_private(path: &Path, data: &[u8]) -> Result<()> {
         source,
     };
     let mut f = opts.open(path).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io)?;
+    }
     f.write_all(data).map_err(io)?;
     f.sync_all().map_err(io)
 }

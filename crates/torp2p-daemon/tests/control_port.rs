@@ -359,6 +359,12 @@ fn key_file_errors_say_what_is_wrong() {
     let a = OnionKey::load(&path).unwrap();
     let b = OnionKey::load_or_generate(&path).unwrap();
     assert_eq!(a.onion_address(), b.onion_address());
+    // A stale temporary file with a loose mode (e.g. left by a crash) does not loosen the key.
+    let stale = dir.path().join("stale");
+    std::fs::write(dir.path().join("stale.tmp"), b"old").unwrap();
+    set_mode(&dir.path().join("stale.tmp"), 0o644);
+    OnionKey::generate().save(&stale).unwrap();
+    assert_eq!(mode(&stale), 0o600);
     let fresh = dir.path().join("fresh");
     let c = OnionKey::load_or_generate(&fresh).unwrap();
     assert_eq!(

@@ -502,7 +502,7 @@ async fn wait_consensus(
     base: &Path,
 ) -> Result<(), Error> {
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut gone = authority.bootstrap_status();
+    let mut progress = authority.bootstrap_status();
     let mut missing = "no consensus yet".to_string();
     loop {
         match authority.get_info("ns/all").await {
@@ -532,7 +532,7 @@ async fn wait_consensus(
         tokio::select! {
             _ = tokio::time::sleep(CONSENSUS_POLL) => {}
             // Bootstrap events often come with a new consensus: look at once.
-            _ = gone.changed() => {}
+            _ = progress.changed() => {}
         }
     }
 }
