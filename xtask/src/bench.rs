@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use libp2p_core::Multiaddr;
 use torp2p_addr::{DialTarget, OnionSocketAddr};
 use torp2p_daemon::{LocalAddr, OnionKey, OnionServiceOptions, PortMapping, Publication, Tor};
-use torp2p_socks::{Isolation, Proxy};
+use torp2p_socks::{Isolation, LocalAddr as Proxy};
 use torp2p_testnet::TestNet;
 
 /// Whether `--trace` was given.
@@ -759,10 +759,9 @@ async fn within<T>(
         .map_err(|_| format!("{what}: not done within {} s", limit.as_secs()))?
 }
 
-fn proxy_of(tor: &Tor) -> Result<Proxy, String> {
+fn proxy_of(tor: &Tor) -> Result<LocalAddr, String> {
     match tor.socks_addr() {
-        Some(LocalAddr::Tcp(a)) => Ok(Proxy::Tcp(*a)),
-        Some(LocalAddr::Unix(p)) => Ok(Proxy::Unix(p.clone())),
+        Some(a) => Ok(a.clone()),
         None => Err("the client tor has no SOCKS port".into()),
     }
 }
@@ -977,7 +976,7 @@ mod raw {
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use torp2p_addr::DialTarget;
-    use torp2p_socks::{Isolation, Proxy};
+    use torp2p_socks::{Isolation, LocalAddr as Proxy};
 
     use super::counted::{Counted, Flights};
     use super::{RAW_ECHO, RAW_SINK};
@@ -1409,7 +1408,9 @@ mod p2p {
             let key = OnionKey::generate();
             let listen = tor::listen_addr(&key, PORT).map_err(|e| e.to_string())?;
             let mut transport = upgrade(
-                tor::Transport::with_tor(tor, tor::Config::new().with_key(key)).and_then(demux),
+                tor::Transport::from_tor(tor, tor::Config::new().with_key(key))
+                    .map_err(|e| e.to_string())?
+                    .and_then(demux),
                 &keypair,
                 Version::V1Lazy,
             )?;
@@ -1703,7 +1704,7 @@ mod p2p {
     /// A dialer without a swarm, on `tor`.
     fn dialer(tor: Tor, isolation: Isolation) -> Result<Upgraded, String> {
         upgrade(
-            tor::Transport::with_tor(tor, dialer_config(isolation)),
+            tor::Transport::from_tor(tor, dialer_config(isolation)).map_err(|e| e.to_string())?,
             &Keypair::generate_ed25519(),
             Version::V1Lazy,
         )
@@ -1727,13 +1728,14 @@ mod p2p {
     pub(super) async fn listen_once(tor: &Tor, publication: Publication) -> Result<f64, String> {
         let key = OnionKey::generate();
         let addr = tor::listen_addr(&key, PORT).map_err(|e| e.to_string())?;
-        let mut transport = tor::Transport::with_tor(
+        let mut transport = tor::Transport::from_tor(
             tor.clone(),
             tor::Config::new()
                 .with_key(key)
                 .with_publication(publication)
                 .with_publish_timeout(STEP),
-        );
+        )
+        .map_err(|e| e.to_string())?;
         let id = ListenerId::next();
         let t = Instant::now();
         transport
@@ -1787,8 +1789,9 @@ mod p2p {
         let keypair = Keypair::generate_ed25519();
         let slot = Arc::new(Slot::default());
         let counting = slot.clone();
-        let transport =
-            tor::Transport::with_tor(tor, dialer_config(isolation)).map(move |stream, _| {
+        let transport = tor::Transport::from_tor(tor, dialer_config(isolation))
+            .map_err(|e| e.to_string())?
+            .map(move |stream, _| {
                 let flights = Arc::new(Flights::default());
                 if let Ok(mut s) = counting.0.lock() {
                     *s = Some(flights.clone());

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use torp2p_addr::{DialTarget, OnionSocketAddr};
 use torp2p_daemon::{LocalAddr, OnionKey, OnionServiceOptions, PortMapping, Publication};
-use torp2p_socks::{DialError, Proxy};
+use torp2p_socks::DialError;
 use torp2p_testnet::TestNet;
 
 use crate::ping_procs::{DialOutcome, Listener, dial, write_torrc};
@@ -102,13 +102,6 @@ fn summarize(all: &[Timings]) {
     stat("ping dialer done", &|t| t.dialer_done);
 }
 
-fn proxy(addr: &LocalAddr) -> Proxy {
-    match addr {
-        LocalAddr::Tcp(a) => Proxy::Tcp(*a),
-        LocalAddr::Unix(p) => Proxy::Unix(p.clone()),
-    }
-}
-
 /// Starts a network, publishes an onion service from one client to a local echo server,
 /// connects to it through another client, echoes 64-byte messages, and checks that an
 /// unpublished address fails with the descriptor-not-found error. On failure the network's
@@ -176,11 +169,10 @@ async fn scenario(net: &TestNet, t0: Instant) -> Result<Timings, String> {
         .map_err(|e| e.to_string())?;
     let descriptor_published = t0.elapsed();
 
-    let socks = proxy(
-        client
-            .socks_addr()
-            .ok_or("the client tor has no SOCKS port")?,
-    );
+    let socks = client
+        .socks_addr()
+        .ok_or("the client tor has no SOCKS port")?
+        .clone();
     let config = torp2p_socks::Config::new().with_timeout(Duration::from_secs(60));
     let target = DialTarget::Onion(
         OnionSocketAddr::new(key.onion_address(), 80).map_err(|e| e.to_string())?,

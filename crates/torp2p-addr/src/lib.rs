@@ -2,10 +2,12 @@
 
 mod classify;
 mod error;
+mod local;
 mod onion;
 
 pub use classify::{DialAddr, DialTarget};
 pub use error::{Checksum, ParseError};
+pub use local::{LocalAddr, LocalAddrError};
 pub use onion::{
     ENCODED_LEN, LIBP2P_BYTES_LEN, OnionAddress, OnionSocketAddr, PUBLIC_KEY_LEN, TORUT_BYTES_LEN,
     VERSION,

@@ -1,49 +1,12 @@
 //! Configuration of a managed tor ([`Config`]) and of an attached one ([`AttachConfig`]).
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
-/// A local address tor listens on: a TCP port on loopback or a unix socket.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum LocalAddr {
-    /// A TCP address, e.g. `127.0.0.1:9050`.
-    Tcp(SocketAddr),
-    /// A unix socket path.
-    Unix(PathBuf),
-}
+use torp2p_addr::LocalAddr;
 
-impl fmt::Display for LocalAddr {
-    /// `127.0.0.1:9050` or `unix:/path/to/socket`, as tor writes them.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LocalAddr::Tcp(a) => write!(f, "{a}"),
-            LocalAddr::Unix(p) => write!(f, "unix:{}", p.display()),
-        }
-    }
-}
-
-impl FromStr for LocalAddr {
-    type Err = String;
-
-    /// Parses `unix:/path` (quotes around the path allowed, as tor writes them) or `ip:port`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        if let Some(path) = s.strip_prefix("unix:") {
-            let path = path.trim_matches('"');
-            if path.is_empty() {
-                return Err(format!("`{s}` names no unix socket path"));
-            }
-            return Ok(LocalAddr::Unix(PathBuf::from(path)));
-        }
-        s.trim_matches('"')
-            .parse::<SocketAddr>()
-            .map(LocalAddr::Tcp)
-            .map_err(|_| format!("`{s}` is neither `ip:port` nor `unix:/path`"))
-    }
-}
+use crate::error::{Error, Result};
 
 /// How a managed tor offers its control and SOCKS ports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +89,28 @@ impl Config {
     {
         self.extra_torrc.extend(lines.into_iter().map(Into::into));
         self
+    }
+
+    /// Adds the options of a torrc file (see [`Config::with_torrc_line`]): every line but blank
+    /// ones and `#` comments, as tor itself reads the file. The way to join a private network
+    /// from the `client.torrc` that `torp2p-testnet` writes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the file cannot be read.
+    pub fn with_torrc_file(self, path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            what: "cannot read the torrc file",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(self.with_torrc_lines(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(String::from),
+        ))
     }
 
     /// Unix sockets or TCP for the control and SOCKS ports.
@@ -247,17 +232,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn local_addr_parses_tors_forms() {
-        assert_eq!(
-            "127.0.0.1:9050".parse::<LocalAddr>(),
-            Ok(LocalAddr::Tcp("127.0.0.1:9050".parse().unwrap()))
-        );
-        assert_eq!(
-            "unix:\"/tmp/a b/socks\"".parse::<LocalAddr>(),
-            Ok(LocalAddr::Unix("/tmp/a b/socks".into()))
-        );
-        assert!("unix:".parse::<LocalAddr>().is_err());
-        assert!("localhost:9050".parse::<LocalAddr>().is_err());
+    fn torrc_file_skips_blank_lines_and_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("client.torrc");
+        std::fs::write(
+            &file,
+            "# joins the network\n\nTestingTorNetwork 1\n  DirAuthority a b  \n\t# indented comment\n",
+        )
+        .unwrap();
+        let c = Config::new().with_torrc_file(&file).unwrap();
+        assert_eq!(c.torrc_lines(), ["TestingTorNetwork 1", "DirAuthority a b"]);
+        let missing = Config::new().with_torrc_file(dir.path().join("none"));
+        assert!(matches!(missing, Err(Error::Io { .. })));
     }
 
     #[test]

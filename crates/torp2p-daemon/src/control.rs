@@ -11,7 +11,9 @@ use sha2::Sha256;
 use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 use torut::control::{Conn, ConnError};
 
-use crate::config::{AuthMethod, LocalAddr};
+use torp2p_addr::LocalAddr;
+
+use crate::config::AuthMethod;
 use crate::error::{Error, Result};
 
 /// Anything we can speak the control protocol over.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::LocalAddr;
+use torp2p_addr::LocalAddr;
 
 /// What went wrong with the tor daemon.
 #[derive(Debug, thiserror::Error)]
@@ -28,12 +28,13 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// tor exited (or was killed) before it was ready, or while we needed it.
-    #[error("tor exited ({status}); its last log lines:\n{last_log}")]
+    /// tor exited (or was killed) before it was ready, or while we needed it. The message
+    /// names tor's last warning; all of its last log lines are in [`Error::tor_log`].
+    #[error("tor exited ({status}){}", warning_suffix(last_log))]
     TorExited {
         /// The exit status as the OS reported it.
         status: String,
-        /// tor's last log lines, oldest first.
+        /// tor's last log lines, oldest first, one per line.
         last_log: String,
     },
 
@@ -44,14 +45,16 @@ pub enum Error {
         addr: LocalAddr,
     },
 
-    /// tor did not open its control port in time.
+    /// tor did not open its control port in time. Its last log lines are in
+    /// [`Error::tor_log`].
     #[error(
-        "tor did not open its control port within {timeout:?}; its last log lines:\n{last_log}"
+        "tor did not open its control port within {timeout:?}{}",
+        warning_suffix(last_log)
     )]
     ControlPortTimeout {
         /// How long we waited.
         timeout: Duration,
-        /// tor's last log lines.
+        /// tor's last log lines, oldest first, one per line.
         last_log: String,
     },
 
@@ -146,23 +149,58 @@ pub enum Error {
     },
 
     /// A key file could not be used.
-    #[error("key file {path}: {problem}")]
+    #[error("key file {}: {problem}", path.display())]
     KeyFile {
         /// The file.
         path: PathBuf,
         /// What is wrong and what to do.
-        problem: String,
+        problem: KeyProblem,
         /// The I/O cause, if any.
         #[source]
         source: Option<std::io::Error>,
     },
 
-    /// The configuration is unusable.
-    #[error("invalid tor configuration: {0}")]
-    Config(String),
+    /// Bytes that are not an onion service secret key.
+    #[error("not an onion service secret key: {problem}")]
+    InvalidKey {
+        /// What is wrong.
+        problem: KeyProblem,
+    },
 
-    /// Local I/O (data directory, torrc) failed.
-    #[error("{what} {path}")]
+    /// A torrc line we were given cannot be written to a torrc.
+    #[error("the torrc line {line:?} contains a line break or NUL: give one option per line")]
+    TorrcLine {
+        /// The line as given.
+        line: String,
+    },
+
+    /// A path tor must be told cannot be written in its configuration or on its control port.
+    #[error(
+        "the path {} cannot be given to tor: it must be valid UTF-8 without spaces, quotes or line breaks",
+        path.display()
+    )]
+    UnsupportedPath {
+        /// The path.
+        path: PathBuf,
+    },
+
+    /// An onion service was asked for without any port.
+    #[error("an onion service needs at least one port")]
+    NoPorts,
+
+    /// Virtual port 0 was asked for.
+    #[error("virtual port 0 is not a port: use 1 to 65535")]
+    VirtualPortZero,
+
+    /// A `GETINFO` key with characters the control protocol cannot carry.
+    #[error("{key:?} is not a GETINFO key (no spaces or line breaks)")]
+    InvalidGetInfoKey {
+        /// The key as given.
+        key: String,
+    },
+
+    /// Local I/O (data directory, torrc, a listener's socket) failed.
+    #[error("{what} {}", path.display())]
     Io {
         /// What we were doing.
         what: &'static str,
@@ -174,12 +212,113 @@ pub enum Error {
     },
 }
 
+/// What is wrong with a key or a key file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyProblem {
+    /// The file does not exist.
+    #[error(
+        "does not exist (create one with OnionKey::generate and save, or OnionKey::load_or_generate)"
+    )]
+    Missing,
+    /// The file cannot be read.
+    #[error("cannot be read")]
+    Unreadable,
+    /// The file cannot be written.
+    #[error("cannot be written")]
+    Unwritable,
+    /// The path is a directory.
+    #[error("is a directory; name the key file inside it (tor calls it hs_ed25519_secret_key)")]
+    Directory,
+    /// The path names no file (it ends in `..` or is a root).
+    #[error("names no file")]
+    NoFileName,
+    /// Other users may read or write the file.
+    #[error(
+        "is readable or writable by other users (mode {mode:03o}); the secret key must be private: run `chmod 600` on it"
+    )]
+    NotPrivate {
+        /// The file's permission bits.
+        mode: u32,
+    },
+    /// The file has the wrong size.
+    #[error(
+        "has {len} bytes; a tor v3 onion service secret key file has 96 (truncated or not a key file?)"
+    )]
+    WrongSize {
+        /// The file's size in bytes.
+        len: usize,
+    },
+    /// The file does not start with tor's header.
+    #[error(
+        "does not start with `== ed25519v1-secret: type0 ==`: not a tor v3 onion service secret key"
+    )]
+    WrongHeader,
+    /// The scalar is not clamped as ed25519 requires.
+    #[error(
+        "the bytes are not an expanded ed25519 secret key (the scalar is not clamped): a corrupted file, or a seed given instead of an expanded key"
+    )]
+    NotClamped,
+}
+
 impl Error {
     /// Whether the error means tor is gone (exited, killed, or its control connection closed).
     pub fn is_tor_gone(&self) -> bool {
         matches!(self, Error::TorExited { .. } | Error::ControlClosed { .. })
     }
+
+    /// tor's last log lines (oldest first, one per line) when the error is about a tor we
+    /// spawned that exited or did not start: the place to look for why. The message itself
+    /// names only the last warning, to stay one line.
+    pub fn tor_log(&self) -> Option<&str> {
+        match self {
+            Error::TorExited { last_log, .. } | Error::ControlPortTimeout { last_log, .. }
+                if !last_log.is_empty() =>
+            {
+                Some(last_log)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `; tor's last warning: ...` for a log tail's last `[warn]` line (else its last `[err]`
+/// line), or nothing. The warning is preferred: when tor refuses its configuration, the
+/// warning names the bad option and the error after it only says that reading failed.
+fn warning_suffix(log: &str) -> String {
+    let last = |level: &str| log.lines().rev().find(|l| l.contains(level));
+    last("[warn]")
+        .or_else(|| last("[err]"))
+        .map(|w| format!("; tor's last warning: {}", w.trim()))
+        .unwrap_or_default()
 }
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_one_line_and_name_the_last_warning() {
+        let log = "Nov 01 [notice] Tor starting\nNov 01 [warn] Failed to parse/validate config: Unknown option 'NoSuchOption'\nNov 01 [err] Reading config failed\nNov 01 [notice] Exiting";
+        let e = Error::TorExited {
+            status: "exit status: 1".into(),
+            last_log: log.into(),
+        };
+        let m = e.to_string();
+        assert!(!m.contains('\n'), "{m}");
+        assert!(m.contains("Unknown option 'NoSuchOption'"), "{m}");
+        assert_eq!(e.tor_log(), Some(log));
+        let quiet = Error::ControlPortTimeout {
+            timeout: Duration::from_secs(1),
+            last_log: String::new(),
+        };
+        assert_eq!(
+            quiet.to_string(),
+            "tor did not open its control port within 1s"
+        );
+        assert_eq!(quiet.tor_log(), None);
+    }
+}

@@ -94,16 +94,27 @@ impl HsDescEvent {
     }
 }
 
-/// Waits until `f` holds for the watched value; `false` if the sender is gone first. The
-/// borrowed value is dropped inside, so the future stays `Send`.
-pub(crate) async fn until<T>(rx: &mut watch::Receiver<T>, f: impl FnMut(&T) -> bool) -> bool {
-    rx.wait_for(f).await.is_ok()
+/// How the uploads of a service's descriptors went so far (from `HS_DESC` events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UploadState {
+    /// Uploads tor started (one per descriptor and HSDir).
+    pub uploads: usize,
+    /// Uploads an HSDir confirmed.
+    pub uploaded: usize,
+    /// Uploads that failed.
+    pub failed: usize,
+}
+
+impl UploadState {
+    /// Whether every started upload was answered and at least one was confirmed.
+    pub fn all_answered(&self) -> bool {
+        self.uploaded > 0 && self.uploaded + self.failed >= self.uploads
+    }
 }
 
 /// The upload state of each onion service being followed, by address (base32, no `.onion`).
 /// The event reader updates it directly: no queue that could overflow and lose an event.
-pub(crate) type Uploads =
-    Arc<Mutex<HashMap<String, watch::Sender<crate::onion_service::UploadState>>>>;
+pub(crate) type Uploads = Arc<Mutex<HashMap<String, watch::Sender<UploadState>>>>;
 
 /// Why the event reader stopped: tor went away.
 pub(crate) type Gone = Option<String>;
@@ -216,6 +227,17 @@ mod tests {
             BootstrapStatus::parse("NOTICE BOOTSTRAP PROGRESS=250").map(|s| s.progress),
             Some(100)
         );
+    }
+
+    #[test]
+    fn upload_state() {
+        let mut s = UploadState::default();
+        assert!(!s.all_answered());
+        s.uploads = 4;
+        s.uploaded = 1;
+        assert!(!s.all_answered());
+        s.failed = 3;
+        assert!(s.all_answered());
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::path::Path;
 use torp2p_addr::OnionAddress;
 use torut::onion::TorSecretKeyV3;
 
-use crate::error::{Error, Result};
-use crate::process::write_private;
+use crate::error::{Error, KeyProblem, Result};
+use crate::fs::write_private;
 
 /// The header of tor's `hs_ed25519_secret_key` file, padded to 32 bytes.
 const SECRET_KEY_HEADER: &[u8; 32] = b"== ed25519v1-secret: type0 ==\0\0\0";
@@ -34,16 +34,18 @@ impl OnionKey {
 
     /// A key from its 64 expanded secret bytes (the scalar, then the hash prefix).
     ///
-    /// Fails if the scalar is not clamped as ed25519 requires (a sign of a wrong or corrupted
-    /// file, or of a seed given instead of an expanded key).
-    pub fn from_expanded_secret(bytes: [u8; 64]) -> Result<Self, String> {
+    /// # Errors
+    ///
+    /// [`Error::InvalidKey`] with [`KeyProblem::NotClamped`] if the scalar is not clamped as
+    /// ed25519 requires (a sign of a wrong or corrupted file, or of a seed given instead of an
+    /// expanded key).
+    pub fn from_expanded_secret(bytes: [u8; 64]) -> Result<Self> {
         let clamped =
             bytes[0] & 0b111 == 0 && bytes[31] & 0b1000_0000 == 0 && bytes[31] & 0b0100_0000 != 0;
         if !clamped {
-            return Err(
-                "the bytes are not an expanded ed25519 secret key (the scalar is not clamped)"
-                    .into(),
-            );
+            return Err(Error::InvalidKey {
+                problem: KeyProblem::NotClamped,
+            });
         }
         Ok(Self::from_torut(TorSecretKeyV3::from(bytes)))
     }
@@ -77,60 +79,40 @@ impl OnionKey {
     /// directory, a file of the wrong size, or one with the wrong header.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let fail = |problem: String, source: Option<std::io::Error>| Error::KeyFile {
+        let fail = |problem: KeyProblem, source: Option<std::io::Error>| Error::KeyFile {
             path: path.to_path_buf(),
             problem,
             source,
         };
         let meta = std::fs::metadata(path).map_err(|e| {
             let problem = if e.kind() == std::io::ErrorKind::NotFound {
-                "does not exist (create one with OnionKey::generate and save, or load_or_generate)"
-                    .to_string()
+                KeyProblem::Missing
             } else {
-                "cannot be read".to_string()
+                KeyProblem::Unreadable
             };
             fail(problem, Some(e))
         })?;
         if meta.is_dir() {
-            return Err(fail(
-                "is a directory; name the key file inside it (tor calls it hs_ed25519_secret_key)"
-                    .into(),
-                None,
-            ));
+            return Err(fail(KeyProblem::Directory, None));
         }
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
-                return Err(fail(
-                    format!(
-                        "is readable or writable by other users (mode {mode:03o}); the secret key must be private: run `chmod 600 {}`",
-                        path.display()
-                    ),
-                    None,
-                ));
+                return Err(fail(KeyProblem::NotPrivate { mode }, None));
             }
         }
-        let data = std::fs::read(path).map_err(|e| fail("cannot be read".into(), Some(e)))?;
+        let data = std::fs::read(path).map_err(|e| fail(KeyProblem::Unreadable, Some(e)))?;
         if data.len() != SECRET_KEY_FILE_LEN {
-            return Err(fail(
-                format!(
-                    "has {} bytes; a tor v3 onion service secret key file has {SECRET_KEY_FILE_LEN} (truncated or not a key file?)",
-                    data.len()
-                ),
-                None,
-            ));
+            return Err(fail(KeyProblem::WrongSize { len: data.len() }, None));
         }
         if &data[..32] != SECRET_KEY_HEADER {
-            return Err(fail(
-                "does not start with `== ed25519v1-secret: type0 ==`: not a tor v3 onion service secret key".into(),
-                None,
-            ));
+            return Err(fail(KeyProblem::WrongHeader, None));
         }
         let mut expanded = [0u8; 64];
         expanded.copy_from_slice(&data[32..]);
-        Self::from_expanded_secret(expanded).map_err(|p| fail(p, None))
+        Self::from_expanded_secret(expanded).map_err(|_| fail(KeyProblem::NotClamped, None))
     }
 
     /// Saves the key in tor's `hs_ed25519_secret_key` format with mode 0600, replacing the
@@ -142,7 +124,7 @@ impl OnionKey {
         data.extend_from_slice(&self.expanded);
         let file_name = path.file_name().ok_or_else(|| Error::KeyFile {
             path: path.to_path_buf(),
-            problem: "names no file".into(),
+            problem: KeyProblem::NoFileName,
             source: None,
         })?;
         let mut tmp_name = file_name.to_os_string();
@@ -152,7 +134,7 @@ impl OnionKey {
         data.fill(0);
         std::fs::rename(&tmp, path).map_err(|source| Error::KeyFile {
             path: path.to_path_buf(),
-            problem: "cannot be written".into(),
+            problem: KeyProblem::Unwritable,
             source: Some(source),
         })
     }
@@ -208,7 +190,13 @@ mod tests {
 
     #[test]
     fn unclamped_bytes_are_refused() {
-        assert!(OnionKey::from_expanded_secret([0xff; 64]).is_err());
-        assert!(OnionKey::from_expanded_secret([0; 64]).is_err());
+        for bytes in [[0xff; 64], [0; 64]] {
+            assert!(matches!(
+                OnionKey::from_expanded_secret(bytes),
+                Err(Error::InvalidKey {
+                    problem: KeyProblem::NotClamped
+                })
+            ));
+        }
     }
 }

@@ -9,7 +9,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use crate::error::{Error, Result};
-use crate::process::{find_tor, write_private};
+use crate::fs::write_private;
+use crate::process::find_tor;
 
 /// Creates a directory authority's identity key, signing key and certificate in `keys_dir`
 /// with `tor-gencert` (found beside the tor binary, on PATH, or in /usr/bin), and returns the

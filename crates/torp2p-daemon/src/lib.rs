@@ -4,19 +4,25 @@ mod config;
 mod control;
 mod error;
 mod events;
+mod fs;
 mod key;
 pub mod keygen;
+mod listener;
 mod onion_service;
 mod process;
 #[cfg(test)]
 mod properties;
+mod shared;
 mod tor;
+mod wait;
 
-pub use config::{AttachConfig, AuthMethod, Config, Listeners, LocalAddr};
-pub use error::{Error, Result};
-pub use events::BootstrapStatus;
+pub use config::{AttachConfig, AuthMethod, Config, Listeners};
+pub use error::{Error, KeyProblem, Result};
+pub use events::{BootstrapStatus, UploadState};
 pub use key::OnionKey;
-pub use onion_service::{
-    OnionService, OnionServiceOptions, PortMapping, PowDefenses, Publication, UploadState,
-};
+pub use listener::OnionListener;
+pub use onion_service::{OnionService, OnionServiceOptions, PortMapping, PowDefenses, Publication};
 pub use tor::Tor;
+
+/// Re-exported so that users name the same address type as this crate.
+pub use torp2p_addr::LocalAddr;

@@ -7,11 +7,13 @@ use data_encoding::{BASE32_NOPAD, BASE64};
 use tokio::sync::watch;
 use torp2p_addr::OnionAddress;
 
-use crate::config::LocalAddr;
+use torp2p_addr::LocalAddr;
+
 use crate::error::{Error, Result};
-use crate::events::until;
+use crate::events::UploadState;
 use crate::key::OnionKey;
-use crate::tor::Inner;
+use crate::shared::Shared;
+use crate::wait::until;
 
 /// One virtual port of an onion service and where tor forwards its connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,29 +94,11 @@ impl Default for Publication {
     }
 }
 
-/// How the uploads of a service's descriptors went so far (from `HS_DESC` events).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct UploadState {
-    /// Uploads tor started (one per descriptor and HSDir).
-    pub uploads: usize,
-    /// Uploads an HSDir confirmed.
-    pub uploaded: usize,
-    /// Uploads that failed.
-    pub failed: usize,
-}
-
-impl UploadState {
-    /// Whether every started upload was answered and at least one was confirmed.
-    pub fn all_answered(&self) -> bool {
-        self.uploaded > 0 && self.uploaded + self.failed >= self.uploads
-    }
-}
-
 /// An onion service that tor runs for us. Dropping it removes the service (DEL_ONION) in the
 /// background; [`OnionService::remove`] does it and waits for tor's answer.
 pub struct OnionService {
     address: OnionAddress,
-    tor: Arc<Inner>,
+    tor: Arc<Shared>,
     uploads: watch::Receiver<UploadState>,
     removed: bool,
 }
@@ -131,7 +115,7 @@ impl std::fmt::Debug for OnionService {
 impl OnionService {
     /// Sends ADD_ONION and starts following the descriptor uploads.
     pub(crate) async fn add(
-        tor: Arc<Inner>,
+        tor: Arc<Shared>,
         key: &OnionKey,
         ports: &[PortMapping],
         options: &OnionServiceOptions,
@@ -151,7 +135,7 @@ impl OnionService {
             }
             map.insert(id.clone(), state_tx);
         }
-        let unfollow = |tor: &Inner| {
+        let unfollow = |tor: &Shared| {
             if let Ok(mut map) = tor.uploads.lock() {
                 map.remove(&id);
             }
@@ -285,9 +269,7 @@ fn add_onion_command(
     options: &OnionServiceOptions,
 ) -> Result<String> {
     if ports.is_empty() {
-        return Err(Error::Config(
-            "an onion service needs at least one port".into(),
-        ));
+        return Err(Error::NoPorts);
     }
     let mut cmd = format!(
         "ADD_ONION ED25519-V3:{} Flags=DiscardPK",
@@ -307,19 +289,15 @@ fn add_onion_command(
     }
     for p in ports {
         if p.virtual_port == 0 {
-            return Err(Error::Config(
-                "virtual port 0 is not a port: use 1 to 65535".into(),
-            ));
+            return Err(Error::VirtualPortZero);
         }
         let target = match &p.target {
             LocalAddr::Tcp(a) => a.to_string(),
             LocalAddr::Unix(path) => {
-                let s = path.to_str().filter(|s| !s.contains([' ', '"', '\r', '\n'])).ok_or_else(|| {
-                    Error::Config(format!(
-                        "the unix socket path {} cannot be sent to tor (spaces, quotes or non-UTF-8)",
-                        path.display()
-                    ))
-                })?;
+                let s = path
+                    .to_str()
+                    .filter(|s| !s.contains([' ', '"', '\r', '\n']))
+                    .ok_or_else(|| Error::UnsupportedPath { path: path.clone() })?;
                 format!("unix:{s}")
             }
         };
@@ -352,17 +330,25 @@ mod tests {
         let cmd = add_onion_command(&key, &ports, &opts).unwrap();
         assert!(cmd.starts_with("ADD_ONION ED25519-V3:"));
         assert!(cmd.contains(" Flags=DiscardPK,V3Auth MaxStreams=8 PoWDefensesEnabled=1 PoWQueueRate=100 PoWQueueBurst=200 Port=80,unix:/tmp/x/s.sock ClientAuthV3="));
-        assert!(add_onion_command(&key, &[], &opts).is_err());
-    }
-
-    #[test]
-    fn upload_state() {
-        let mut s = UploadState::default();
-        assert!(!s.all_answered());
-        s.uploads = 4;
-        s.uploaded = 1;
-        assert!(!s.all_answered());
-        s.failed = 3;
-        assert!(s.all_answered());
+        assert!(matches!(
+            add_onion_command(&key, &[], &opts),
+            Err(Error::NoPorts)
+        ));
+        let zero = [PortMapping {
+            virtual_port: 0,
+            target: LocalAddr::Unix("/tmp/x/s.sock".into()),
+        }];
+        assert!(matches!(
+            add_onion_command(&key, &zero, &opts),
+            Err(Error::VirtualPortZero)
+        ));
+        let spaced = [PortMapping {
+            virtual_port: 80,
+            target: LocalAddr::Unix("/tmp/a b/s.sock".into()),
+        }];
+        assert!(matches!(
+            add_onion_command(&key, &spaced, &opts),
+            Err(Error::UnsupportedPath { .. })
+        ));
     }
 }

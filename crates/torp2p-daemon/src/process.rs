@@ -10,9 +10,12 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 use tokio::sync::{oneshot, watch};
 
-use crate::config::{Config, Listeners, LocalAddr};
+use torp2p_addr::LocalAddr;
+
+use crate::config::{Config, Listeners};
 use crate::control::quote;
 use crate::error::{Error, Result};
+use crate::fs::{private_temp_dir, set_private_dir, write_private};
 
 /// How many of tor's log lines we keep for error messages.
 const LOG_TAIL_LINES: usize = 30;
@@ -227,7 +230,7 @@ impl TorProcess {
             let _ = k.send(());
         }
         let mut exited = self.exited.clone();
-        crate::events::until(&mut exited, Option::is_some).await;
+        crate::wait::until(&mut exited, Option::is_some).await;
     }
 }
 
@@ -307,18 +310,7 @@ pub(crate) fn find_tor(configured: Option<&Path>) -> Result<PathBuf> {
 
 fn prepare_data_dir(configured: Option<&Path>) -> Result<DataDir> {
     match configured {
-        None => {
-            let dir = tempfile::Builder::new()
-                .prefix("torp2p-tor-")
-                .tempdir()
-                .map_err(|source| Error::Io {
-                    what: "cannot create a temporary data directory in",
-                    path: std::env::temp_dir(),
-                    source,
-                })?;
-            set_private_dir(dir.path())?;
-            Ok(DataDir::Temp(dir))
-        }
+        None => Ok(DataDir::Temp(private_temp_dir("torp2p-tor-")?)),
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|source| Error::Io {
                 what: "cannot create the data directory",
@@ -336,55 +328,11 @@ fn prepare_data_dir(configured: Option<&Path>) -> Result<DataDir> {
     }
 }
 
-#[cfg(unix)]
-fn set_private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|source| {
-        Error::Io {
-            what: "cannot make the data directory private (mode 0700)",
-            path: dir.to_path_buf(),
-            source,
-        }
-    })
-}
-
-#[cfg(not(unix))]
-fn set_private_dir(_dir: &Path) -> Result<()> {
-    Ok(())
-}
-
-/// Writes a file only this user can read: mode 0600 also when the file already existed with
-/// another mode (the open flag's mode applies only to new files), set before any byte is written.
-pub(crate) fn write_private(path: &Path, data: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let io = |source| Error::Io {
-        what: "cannot write",
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut f = opts.open(path).map_err(io)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(io)?;
-    }
-    f.write_all(data).map_err(io)?;
-    f.sync_all().map_err(io)
-}
-
 /// The torrc of a managed tor: our lines, then the user's.
 fn torrc_text(config: &Config, dir: &Path) -> Result<String> {
     let path_str = |p: &Path| -> Result<String> {
-        let s = p.to_str().ok_or_else(|| {
-            Error::Config(format!(
-                "the data directory {} is not valid UTF-8",
-                p.display()
-            ))
+        let s = p.to_str().ok_or_else(|| Error::UnsupportedPath {
+            path: p.to_path_buf(),
         })?;
         Ok(quote(s))
     };
@@ -421,9 +369,7 @@ fn torrc_text(config: &Config, dir: &Path) -> Result<String> {
     }
     for l in &config.extra_torrc {
         if l.contains(['\n', '\r', '\0']) {
-            return Err(Error::Config(format!(
-                "the torrc line {l:?} contains a line break or NUL: give one option per line"
-            )));
+            return Err(Error::TorrcLine { line: l.clone() });
         }
         lines.push(l.clone());
     }

@@ -2,10 +2,10 @@
 
 use proptest::prelude::*;
 
-use crate::config::LocalAddr;
 use crate::control::{ProtocolInfo, parse_kv};
 use crate::events::{BootstrapStatus, HsDescEvent};
 use crate::process::parse_control_file;
+use torp2p_addr::LocalAddr;
 
 /// Text shaped like control-port lines: keywords, `=`, quotes, backslashes, anything.
 fn control_text() -> impl Strategy<Value = String> {

@@ -6,15 +6,18 @@ use std::time::Duration;
 
 use data_encoding::BASE64;
 use tokio::sync::watch;
-use torp2p_addr::OnionAddress;
+use torp2p_addr::{LocalAddr, OnionAddress};
 
-use crate::config::{AttachConfig, AuthMethod, Config, LocalAddr};
+use crate::config::{AttachConfig, AuthMethod, Config};
 use crate::control::ControlConn;
 use crate::error::{Error, Result};
 use crate::events::{self, BootstrapStatus, EventChannels};
 use crate::key::OnionKey;
+use crate::listener::OnionListener;
 use crate::onion_service::{OnionService, OnionServiceOptions, PortMapping};
 use crate::process::{LogTail, TorProcess};
+use crate::shared::Shared;
+use crate::wait::until;
 
 /// A tor daemon: one that torp2p started and owns ([`Tor::spawn`]), or a running one it
 /// attached to ([`Tor::attach`]).
@@ -24,22 +27,7 @@ use crate::process::{LogTail, TorProcess};
 /// data directory deleted; an attached tor is left running.
 #[derive(Clone)]
 pub struct Tor {
-    inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    process: Mutex<Option<TorProcess>>,
-    pid: Option<u32>,
-    data_dir: Option<PathBuf>,
-    exited: Option<watch::Receiver<Option<String>>>,
-    log: Option<LogTail>,
-    control: tokio::sync::Mutex<ControlConn>,
-    control_addr: LocalAddr,
-    socks_addr: Option<LocalAddr>,
-    bootstrap: watch::Receiver<BootstrapStatus>,
-    pub(crate) uploads: events::Uploads,
-    pub(crate) gone: watch::Receiver<Option<String>>,
-    event_task: tokio::task::JoinHandle<()>,
+    inner: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Tor {
@@ -85,7 +73,7 @@ impl Tor {
                 let mut exited = process.exited();
                 let _ = tokio::time::timeout(
                     Duration::from_secs(2),
-                    events::until(&mut exited, Option::is_some),
+                    until(&mut exited, Option::is_some),
                 )
                 .await;
                 return Err(process.exit_error());
@@ -163,7 +151,7 @@ impl Tor {
         ));
         tracing::debug!(control = %control_addr, socks = ?socks_addr, pid, "tor ready");
         Ok(Self {
-            inner: Arc::new(Inner {
+            inner: Arc::new(Shared {
                 process: Mutex::new(process),
                 pid,
                 data_dir,
@@ -221,7 +209,7 @@ impl Tor {
         let mut rx = self.inner.bootstrap.clone();
         let mut gone = self.inner.gone.clone();
         tokio::select! {
-            r = tokio::time::timeout(timeout, events::until(&mut rx, BootstrapStatus::is_done)) => match r {
+            r = tokio::time::timeout(timeout, until(&mut rx, BootstrapStatus::is_done)) => match r {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(self.inner.gone_error().await),
                 Err(_) => {
@@ -235,14 +223,14 @@ impl Tor {
                     })
                 }
             },
-            _ = events::until(&mut gone, Option::is_some) => Err(self.inner.gone_error().await),
+            _ = until(&mut gone, Option::is_some) => Err(self.inner.gone_error().await),
         }
     }
 
     /// `GETINFO key`: the value (a multi-line value comes back whole).
     pub async fn get_info(&self, key: &str) -> Result<String> {
         if key.contains(['\r', '\n', ' ']) {
-            return Err(Error::Config(format!("{key:?} is not a GETINFO key")));
+            return Err(Error::InvalidGetInfoKey { key: key.into() });
         }
         let cmd = format!("GETINFO {key}");
         let lines = self.inner.command(&cmd, &cmd).await?;
@@ -267,6 +255,28 @@ impl Tor {
         options: &OnionServiceOptions,
     ) -> Result<OnionService> {
         OnionService::add(self.inner.clone(), key, ports, options).await
+    }
+
+    /// Listens on an onion service run with `key` at `virtual_port`: binds a unix socket in a
+    /// fresh private directory (mode 0700, so only this user and tor running as this user can
+    /// connect to it), adds the onion service forwarding to it, and returns the
+    /// [`OnionListener`] that hands out the connections tor makes for each visitor.
+    ///
+    /// The caller binds nothing: the socket, its directory and the service all belong to the
+    /// listener and go with it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::VirtualPortZero`] for port 0; [`Error::Io`] if the directory or socket cannot
+    /// be made; [`Error::OnionServiceRejected`] if tor refuses the service (e.g. it already
+    /// runs one with this key for us).
+    pub async fn listen(
+        &self,
+        key: &OnionKey,
+        virtual_port: u16,
+        options: &OnionServiceOptions,
+    ) -> Result<OnionListener> {
+        OnionListener::start(self.inner.clone(), key, virtual_port, options).await
     }
 
     /// Lets this tor reach an onion service that requires client authorization
@@ -295,9 +305,7 @@ impl Tor {
     /// Resolves when tor goes away, with the reason ([`Error::TorExited`] or
     /// [`Error::ControlClosed`]).
     pub async fn gone(&self) -> Error {
-        let mut gone = self.inner.gone.clone();
-        events::until(&mut gone, Option::is_some).await;
-        self.inner.gone_error().await
+        self.inner.gone().await
     }
 
     /// Stops a spawned tor (SIGKILL) and waits until it is reaped; detaches from an attached
@@ -307,73 +315,6 @@ impl Tor {
         if let Some(mut p) = process {
             p.kill_and_wait().await;
         }
-    }
-}
-
-impl Inner {
-    pub(crate) fn is_gone(&self) -> bool {
-        self.gone.borrow().is_some() || self.exited.as_ref().is_some_and(|e| e.borrow().is_some())
-    }
-
-    /// Why tor is gone: a spawned tor's exit status and log, or the closed connection.
-    pub(crate) async fn gone_error(&self) -> Error {
-        if let Some(exited) = &self.exited {
-            let mut exited = exited.clone();
-            let _ = tokio::time::timeout(
-                Duration::from_secs(2),
-                events::until(&mut exited, Option::is_some),
-            )
-            .await;
-            let status = exited.borrow().clone();
-            return Error::TorExited {
-                status: status.unwrap_or_else(|| "killed or exiting".into()),
-                last_log: self.log.as_ref().map(LogTail::text).unwrap_or_default(),
-            };
-        }
-        Error::ControlClosed {
-            addr: self.control_addr.clone(),
-        }
-    }
-
-    /// One command on the command connection; a closed connection becomes the gone error.
-    ///
-    /// The exchange runs on a task of its own: a caller that stops waiting (its future dropped,
-    /// e.g. by a timeout or a `select!`) cannot cut a command off between request and reply,
-    /// which would leave that reply to be read as the answer to the next command.
-    pub(crate) async fn command(
-        self: &Arc<Self>,
-        command: &str,
-        shown: &str,
-    ) -> Result<Vec<String>> {
-        if self.is_gone() {
-            return Err(self.gone_error().await);
-        }
-        let inner = Arc::clone(self);
-        let (command, shown) = (command.to_string(), shown.to_string());
-        let task_shown = shown.clone();
-        let result = tokio::spawn(async move {
-            inner
-                .control
-                .lock()
-                .await
-                .command(&command, &task_shown)
-                .await
-        })
-        .await
-        .map_err(|e| Error::Protocol {
-            command: shown,
-            detail: format!("the control-port task failed: {e}"),
-        })?;
-        match result {
-            Err(e) if e.is_tor_gone() => Err(self.gone_error().await),
-            other => other,
-        }
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.event_task.abort();
     }
 }
 
@@ -391,11 +332,11 @@ async fn socks_listener(control: &mut ControlConn) -> Result<Option<LocalAddr>> 
         None => Ok(None),
         Some(a) => a
             .trim_matches('"')
-            .parse()
+            .parse::<LocalAddr>()
             .map(Some)
             .map_err(|e| Error::Protocol {
                 command: cmd.into(),
-                detail: e,
+                detail: e.to_string(),
             }),
     }
 }

@@ -302,12 +302,16 @@ async fn torrc_lines_tor_rejects_are_reported_with_tors_words() {
             .await
             .expect_err(line);
         assert!(matches!(err, Error::TorExited { .. }), "{line}: {err:?}");
-        assert!(err.to_string().contains(tor_says), "{line}: {err}");
+        let log = err.tor_log().expect("tor's log lines");
+        assert!(log.contains(tor_says), "{line}: {log}");
+        let message = err.to_string();
+        assert!(!message.contains('\n'), "one line: {message}");
+        assert!(message.contains("tor's last warning"), "{line}: {message}");
     }
     let err = Tor::spawn(Config::new().with_torrc_line("DisableNetwork 1\nControlPort 9051"))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    assert!(matches!(err, Error::TorrcLine { .. }), "{err:?}");
 }
 
 #[tokio::test]

@@ -109,7 +109,12 @@ async fn bad_torrc_line_shows_tors_complaint() {
         panic!("expected TorExited, got {err:?}")
     };
     assert!(last_log.contains("NoSuchOption"), "{last_log}");
-    assert!(err.to_string().contains("NoSuchOption"));
+    assert_eq!(err.tor_log(), Some(last_log.as_str()));
+    let message = err.to_string();
+    assert!(
+        message.contains("NoSuchOption") && !message.contains('\n'),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -232,6 +237,48 @@ async fn add_and_remove_onion_service() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert!(removed, "dropped service still listed");
+    tor.shutdown().await;
+}
+
+/// Polls `onions/current` until `id` is listed (or not), at most 5 s.
+async fn wait_listed(tor: &Tor, id: &str, listed: bool) -> bool {
+    for _ in 0..200 {
+        if tor.get_info("onions/current").await.unwrap().contains(id) == listed {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_listener_owns_its_service_and_goes_with_it() {
+    let tor = Tor::spawn(offline()).await.unwrap();
+    let key = OnionKey::generate();
+    let id = key.onion_address().to_base32();
+    let options = OnionServiceOptions::new();
+
+    let err = tor.listen(&key, 0, &options).await.unwrap_err();
+    assert!(matches!(err, Error::VirtualPortZero), "{err:?}");
+    assert!(wait_listed(&tor, &id, false).await);
+
+    let listener = tor.listen(&key, 4001, &options).await.unwrap();
+    assert_eq!(listener.address(), key.onion_address());
+    assert_eq!(listener.virtual_port(), 4001);
+    assert!(wait_listed(&tor, &id, true).await, "the service is added");
+    // No visitor (DisableNetwork): accept waits, and giving up on it is harmless.
+    let waited = tokio::time::timeout(Duration::from_millis(50), listener.accept()).await;
+    assert!(waited.is_err(), "no connection can arrive offline");
+    // A second listener with the same key: tor refuses, the first is untouched.
+    let err = tor.listen(&key, 4002, &options).await.unwrap_err();
+    assert!(matches!(err, Error::OnionServiceRejected { .. }), "{err:?}");
+    listener.remove().await.unwrap();
+    assert!(wait_listed(&tor, &id, false).await, "remove deletes it");
+
+    let dropped = tor.listen(&key, 4001, &options).await.unwrap();
+    assert!(wait_listed(&tor, &id, true).await);
+    drop(dropped);
+    assert!(wait_listed(&tor, &id, false).await, "drop deletes it");
     tor.shutdown().await;
 }
 

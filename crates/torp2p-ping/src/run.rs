@@ -95,18 +95,14 @@ async fn start_tor(cli: &Cli) -> Result<Tor, String> {
             config = config.with_tor_bin(bin);
         }
         if let Some(file) = &cli.torrc_extra {
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| format!("cannot read --torrc-extra {}: {e}", file.display()))?;
-            config = config.with_torrc_lines(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .map(String::from),
-            );
+            config = config
+                .with_torrc_file(file)
+                .map_err(|e| format!("--torrc-extra: {e}"))?;
         }
-        Tor::spawn(config)
-            .await
-            .map_err(|e| format!("cannot start tor: {e}"))?
+        Tor::spawn(config).await.map_err(|e| match e.tor_log() {
+            Some(log) => format!("cannot start tor: {e}\ntor's last log lines:\n{log}"),
+            None => format!("cannot start tor: {e}"),
+        })?
     };
     progress::bootstrap(&tor, timeout)
         .await
@@ -131,7 +127,8 @@ fn swarm(
     interval: Duration,
 ) -> Result<Swarm<libp2p_ping::Behaviour>, String> {
     let noise = libp2p_noise::Config::new(keypair).map_err(|e| format!("noise: {e}"))?;
-    let transport: Boxed<(PeerId, StreamMuxerBox)> = tor::Transport::with_tor(tor, config)
+    let transport: Boxed<(PeerId, StreamMuxerBox)> = tor::Transport::from_tor(tor, config)
+        .map_err(|e| e.to_string())?
         .upgrade(Version::V1Lazy)
         .authenticate(noise)
         .multiplex(libp2p_yamux::Config::default())

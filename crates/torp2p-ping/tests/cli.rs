@@ -73,7 +73,7 @@ fn bad_command_lines_say_what_is_wrong() {
         (
             vec!["--torrc-extra", missing, "listen"],
             1,
-            "cannot read --torrc-extra",
+            "--torrc-extra: cannot read the torrc file",
         ),
         (vec!["--tor-bin", missing, "listen"], 1, "was not found"),
         (

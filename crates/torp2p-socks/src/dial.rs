@@ -14,7 +14,9 @@ use tracing::debug;
 use crate::capture::{Diagnosis, METHOD_NONE, Recorder, diagnose};
 use crate::config::{Config, Isolation};
 use crate::error::{DialError, Malformed};
-use crate::stream::{Proxy, Stream};
+use torp2p_addr::LocalAddr;
+
+use crate::stream::{self, Stream};
 
 /// The longest SOCKS5 username (RFC 1929).
 const MAX_USERNAME: usize = 255;
@@ -47,7 +49,7 @@ pub(crate) const MAX_ISOLATION_KEY: usize = MAX_USERNAME - PEER_PREFIX.len();
 /// [`DialError`]: tor's SOCKS port unreachable or misbehaving, one variant per reply code tor
 /// may give, the timeout, or a target or isolation key that cannot be sent.
 pub async fn connect(
-    proxy: &Proxy,
+    proxy: &LocalAddr,
     target: &DialTarget,
     peer: Option<&str>,
     config: &Config,
@@ -119,7 +121,7 @@ fn retry_fits(deadline: Option<Instant>, config: &Config) -> bool {
 
 /// The error for a dial whose timeout ran out.
 fn timed_out(
-    proxy: &Proxy,
+    proxy: &LocalAddr,
     target: &DialTarget,
     config: &Config,
     connected: &AtomicBool,
@@ -143,20 +145,20 @@ fn timed_out(
 
 /// One connection to the proxy and one SOCKS handshake.
 async fn attempt_once(
-    proxy: &Proxy,
+    proxy: &LocalAddr,
     target: &DialTarget,
     socks_target: &TargetAddr<'static>,
     credentials: Option<&Credentials>,
     nodelay: bool,
     connected: &AtomicBool,
 ) -> Result<Stream, DialError> {
-    let stream = proxy
-        .open(nodelay)
-        .await
-        .map_err(|source| DialError::ProxyUnreachable {
-            proxy: proxy.clone(),
-            source,
-        })?;
+    let stream =
+        stream::open(proxy, nodelay)
+            .await
+            .map_err(|source| DialError::ProxyUnreachable {
+                proxy: proxy.clone(),
+                source,
+            })?;
     connected.store(true, Ordering::Relaxed);
 
     let mut recorder = Recorder::new(stream);
@@ -197,7 +199,7 @@ fn explain(
     error: tokio_socks::Error,
     seen: &[u8],
     offered_password: bool,
-    proxy: &Proxy,
+    proxy: &LocalAddr,
     target: &DialTarget,
 ) -> DialError {
     let malformed = |problem| DialError::MalformedReply {

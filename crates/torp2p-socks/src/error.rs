@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use torp2p_addr::DialTarget;
 
-use crate::stream::Proxy;
+use torp2p_addr::LocalAddr;
 
 /// Why a dial through tor failed.
 ///
@@ -31,7 +31,7 @@ pub enum DialError {
     )]
     ProxyUnreachable {
         /// Where tor's SOCKS port was expected.
-        proxy: Proxy,
+        proxy: LocalAddr,
         /// The error connecting to it (`TimedOut` if the dial's timeout ran out first).
         #[source]
         source: io::Error,
@@ -44,7 +44,7 @@ pub enum DialError {
     )]
     IsolationNotApplied {
         /// Tor's SOCKS port.
-        proxy: Proxy,
+        proxy: LocalAddr,
     },
 
     /// The connection to tor's SOCKS port failed during the SOCKS handshake.
@@ -53,7 +53,7 @@ pub enum DialError {
     )]
     ProxyIo {
         /// Tor's SOCKS port.
-        proxy: Proxy,
+        proxy: LocalAddr,
         /// The target of the dial.
         target: DialTarget,
         /// The I/O error.
@@ -67,7 +67,7 @@ pub enum DialError {
     )]
     MalformedReply {
         /// The proxy.
-        proxy: Proxy,
+        proxy: LocalAddr,
         /// The target of the dial.
         target: DialTarget,
         /// What was wrong with the reply.
@@ -81,7 +81,7 @@ pub enum DialError {
     )]
     AuthMethodsRefused {
         /// The proxy.
-        proxy: Proxy,
+        proxy: LocalAddr,
     },
 
     /// The proxy refused the isolation username and password: tor accepts any, so this is
@@ -91,7 +91,7 @@ pub enum DialError {
     )]
     AuthRejected {
         /// The proxy.
-        proxy: Proxy,
+        proxy: LocalAddr,
         /// The status byte of its reply.
         status: u8,
     },
@@ -122,7 +122,7 @@ pub enum DialError {
     )]
     Timeout {
         /// Tor's SOCKS port.
-        proxy: Proxy,
+        proxy: LocalAddr,
         /// The target of the dial.
         target: DialTarget,
         /// The timeout that ran out.

@@ -9,7 +9,7 @@ mod stream;
 pub use config::{Config, Isolation};
 pub use dial::connect;
 pub use error::{DialError, Malformed, Phase};
-pub use stream::{Proxy, Stream};
+pub use stream::Stream;
 
-/// Re-exported so that users name the same target type as this crate.
-pub use torp2p_addr::DialTarget;
+/// Re-exported so that users name the same target and proxy address types as this crate.
+pub use torp2p_addr::{DialTarget, LocalAddr};

@@ -1,9 +1,6 @@
-//! Where tor's SOCKS port is, and the stream a dial returns.
+//! The stream a dial returns, and opening the connection to tor's SOCKS port.
 
-use std::fmt;
 use std::io;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -11,52 +8,23 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 #[cfg(unix)]
 use tokio::net::UnixStream;
+use torp2p_addr::LocalAddr;
 
-/// The address of tor's SOCKS port (`SocksPort` in torrc).
-///
-/// Displayed the way torrc writes it: `127.0.0.1:9050`, or `unix:/run/tor/socks` for a unix
-/// socket.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Proxy {
-    /// A TCP SOCKS port, e.g. `127.0.0.1:9050`.
-    Tcp(SocketAddr),
-    /// A unix-socket SOCKS port (`SocksPort unix:/path`). Only on unix platforms: elsewhere a
-    /// dial fails with [`DialError::ProxyUnreachable`](crate::DialError::ProxyUnreachable).
-    Unix(PathBuf),
-}
-
-impl fmt::Display for Proxy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Proxy::Tcp(addr) => write!(f, "{addr}"),
-            Proxy::Unix(path) => write!(f, "unix:{}", path.display()),
+/// Opens a connection to tor's SOCKS port at `proxy` (no SOCKS bytes yet).
+pub(crate) async fn open(proxy: &LocalAddr, nodelay: bool) -> io::Result<Stream> {
+    match proxy {
+        LocalAddr::Tcp(addr) => {
+            let tcp = TcpStream::connect(addr).await?;
+            tcp.set_nodelay(nodelay)?;
+            Ok(Stream(Inner::Tcp(tcp)))
         }
-    }
-}
-
-impl From<SocketAddr> for Proxy {
-    fn from(addr: SocketAddr) -> Self {
-        Proxy::Tcp(addr)
-    }
-}
-
-impl Proxy {
-    /// Opens a connection to the proxy (no SOCKS bytes yet).
-    pub(crate) async fn open(&self, nodelay: bool) -> io::Result<Stream> {
-        match self {
-            Proxy::Tcp(addr) => {
-                let tcp = TcpStream::connect(addr).await?;
-                tcp.set_nodelay(nodelay)?;
-                Ok(Stream(Inner::Tcp(tcp)))
-            }
-            #[cfg(unix)]
-            Proxy::Unix(path) => Ok(Stream(Inner::Unix(UnixStream::connect(path).await?))),
-            #[cfg(not(unix))]
-            Proxy::Unix(_) => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "unix sockets are not supported on this platform",
-            )),
-        }
+        #[cfg(unix)]
+        LocalAddr::Unix(path) => Ok(Stream(Inner::Unix(UnixStream::connect(path).await?))),
+        #[cfg(not(unix))]
+        LocalAddr::Unix(_) => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "unix sockets are not supported on this platform",
+        )),
     }
 }
 

@@ -15,7 +15,7 @@ use support::{Event, Script, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use torp2p_addr::{OnionAddress, OnionSocketAddr};
 use torp2p_socks::{
-    Config, DialError, DialTarget, Isolation, Malformed, Phase, Proxy, Stream, connect,
+    Config, DialError, DialTarget, Isolation, LocalAddr, Malformed, Phase, Stream, connect,
 };
 
 fn onion_target() -> DialTarget {
@@ -265,7 +265,7 @@ async fn closed_tcp_port_is_proxy_unreachable() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         listener.local_addr().unwrap()
     };
-    let proxy = Proxy::Tcp(addr);
+    let proxy = LocalAddr::Tcp(addr);
     let err = connect(&proxy, &onion_target(), None, &Config::new())
         .await
         .unwrap_err();
@@ -285,7 +285,7 @@ async fn closed_tcp_port_is_proxy_unreachable() {
 #[tokio::test]
 async fn missing_unix_socket_is_proxy_unreachable() {
     let dir = tempfile::tempdir().unwrap();
-    let proxy = Proxy::Unix(dir.path().join("no-such.sock"));
+    let proxy = LocalAddr::Unix(dir.path().join("no-such.sock"));
     let err = connect(&proxy, &onion_target(), None, &Config::new())
         .await
         .unwrap_err();
@@ -668,7 +668,7 @@ fn public_types_are_send_sync_and_unpin() {
     fn stream<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static>() {}
     send_sync::<DialError>();
     send_sync::<Config>();
-    send_sync::<Proxy>();
+    send_sync::<LocalAddr>();
     stream::<Stream>();
 }
 
@@ -696,9 +696,9 @@ fn config_defaults_and_setters() {
 
 #[test]
 fn proxy_displays_like_torrc() {
-    let tcp = Proxy::from("127.0.0.1:9050".parse::<SocketAddr>().unwrap());
+    let tcp = LocalAddr::from("127.0.0.1:9050".parse::<SocketAddr>().unwrap());
     assert_eq!(tcp.to_string(), "127.0.0.1:9050");
-    let unix = Proxy::Unix("/run/tor/socks".into());
+    let unix = LocalAddr::Unix("/run/tor/socks".into());
     assert_eq!(unix.to_string(), "unix:/run/tor/socks");
 }
 

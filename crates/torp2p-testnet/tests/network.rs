@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use torp2p_addr::{DialTarget, OnionSocketAddr};
 use torp2p_daemon::{LocalAddr, OnionKey, OnionServiceOptions, PortMapping, Publication};
-use torp2p_socks::{DialError, Proxy};
+use torp2p_socks::DialError;
 use torp2p_testnet::TestNet;
 
 fn is_dead(pid: u32) -> bool {
@@ -18,13 +18,6 @@ fn is_dead(pid: u32) -> bool {
             .next()
             .and_then(|rest| rest.split_whitespace().next())
             .is_some_and(|state| state == "Z" || state == "X"),
-    }
-}
-
-fn proxy(addr: &LocalAddr) -> Proxy {
-    match addr {
-        LocalAddr::Tcp(a) => Proxy::Tcp(*a),
-        LocalAddr::Unix(p) => Proxy::Unix(p.clone()),
     }
 }
 
@@ -82,7 +75,10 @@ async fn onion_service_round_trip_on_a_private_network() {
     );
     assert!(state.uploaded > 0);
 
-    let proxy = proxy(client.socks_addr().expect("client has a SOCKS port"));
+    let proxy = client
+        .socks_addr()
+        .expect("client has a SOCKS port")
+        .clone();
     let target = DialTarget::Onion(OnionSocketAddr::new(key.onion_address(), 80).unwrap());
     let config = torp2p_socks::Config::new().with_timeout(Duration::from_secs(60));
     let mut stream = torp2p_socks::connect(&proxy, &target, Some("peer-a"), &config)

@@ -2,25 +2,30 @@
 
 use std::time::Duration;
 
-use torp2p_daemon::{AttachConfig, OnionKey, OnionServiceOptions, Publication, Tor};
-use torp2p_socks::{Isolation, Proxy};
+use torp2p_addr::LocalAddr;
+use torp2p_daemon::{AttachConfig, OnionKey, OnionServiceOptions, Publication};
+use torp2p_socks::Isolation;
 
-/// Where the transport's tor daemon comes from.
+/// Where [`Transport::new`](crate::Transport::new) gets its tor daemon. (A [`Tor`] handle you
+/// already have goes to [`Transport::from_tor`](crate::Transport::from_tor) instead.)
+///
+/// [`Tor`]: torp2p_daemon::Tor
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum TorSource {
     /// Start a tor of our own with this configuration ([`Tor::spawn`]); it is killed when the
-    /// transport (and every clone of its [`Tor`] handle) is dropped. The default, with
-    /// [`torp2p_daemon::Config::new`].
+    /// transport is dropped. The default, with [`torp2p_daemon::Config::new`].
+    ///
+    /// [`Tor::spawn`]: torp2p_daemon::Tor::spawn
     Spawn(torp2p_daemon::Config),
     /// Use a running tor (e.g. the system's) through its control port ([`Tor::attach`]).
     ///
     /// Listening needs tor to reach a unix socket in a private directory of this user: an
     /// attached tor that runs as another user (Debian's `debian-tor`) cannot. See the
     /// crate's Warnings.
+    ///
+    /// [`Tor::attach`]: torp2p_daemon::Tor::attach
     Attach(AttachConfig),
-    /// A [`Tor`] handle you already have (shared with other parts of your program).
-    Existing(Tor),
 }
 
 impl Default for TorSource {
@@ -41,12 +46,6 @@ impl From<AttachConfig> for TorSource {
     }
 }
 
-impl From<Tor> for TorSource {
-    fn from(tor: Tor) -> Self {
-        TorSource::Existing(tor)
-    }
-}
-
 /// What the transport does with clearnet addresses (`/dns*/…/tcp/…`, `/ip4|ip6/…/tcp/…`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -64,10 +63,12 @@ pub enum Clearnet {
 /// How the transport runs: a plain value built with [`Config::new`] and the `with_*` setters.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub(crate) tor: TorSource,
-    pub(crate) bootstrap_timeout: Duration,
+    /// `None` until [`Config::with_tor`]: [`Transport::from_tor`](crate::Transport::from_tor)
+    /// refuses a config that names a source it would not use.
+    pub(crate) tor: Option<TorSource>,
+    pub(crate) bootstrap_timeout: Option<Duration>,
     pub(crate) dial: torp2p_socks::Config,
-    pub(crate) socks_proxy: Option<Proxy>,
+    pub(crate) socks_proxy: Option<LocalAddr>,
     pub(crate) clearnet: Clearnet,
     pub(crate) publication: Publication,
     pub(crate) publish_timeout: Duration,
@@ -77,11 +78,11 @@ pub struct Config {
 
 impl Config {
     /// The defaults:
-    /// - tor: a tor of our own ([`TorSource::Spawn`] with [`torp2p_daemon::Config::new`]:
-    ///   temporary data directory, control and SOCKS ports on unix sockets only this user can
-    ///   use);
-    /// - bootstrap timeout: 120 s ([`Transport::new`](crate::Transport::new) waits that long for
-    ///   tor to reach the network);
+    /// - tor: [`Transport::new`](crate::Transport::new) starts a tor of its own
+    ///   ([`TorSource::Spawn`] with [`torp2p_daemon::Config::new`]: temporary data directory,
+    ///   control and SOCKS ports on unix sockets only this user can use);
+    /// - bootstrap timeout: [`Transport::new`](crate::Transport::new) waits 120 s for tor to
+    ///   reach the network;
     /// - dials: [`torp2p_socks::Config::new`]: 120 s timeout per dial, stream isolation per
     ///   peer ([`Isolation::PerPeer`]: the `/p2p` peer id, or the address when there is none),
     ///   one retry after 1 s when tor answers "descriptor not found";
@@ -96,8 +97,8 @@ impl Config {
     ///   authorization, no proof-of-work defenses).
     pub fn new() -> Self {
         Self {
-            tor: TorSource::default(),
-            bootstrap_timeout: Duration::from_secs(120),
+            tor: None,
+            bootstrap_timeout: None,
             dial: torp2p_socks::Config::new(),
             socks_proxy: None,
             clearnet: Clearnet::Refuse,
@@ -108,16 +109,16 @@ impl Config {
         }
     }
 
-    /// Sets where tor comes from: a configuration to spawn one, a control port to attach to,
-    /// or a [`Tor`] handle (each converts with `into()`).
+    /// Sets where [`Transport::new`](crate::Transport::new) gets tor: a configuration to spawn
+    /// one, or a control port to attach to (each converts with `into()`).
     pub fn with_tor(mut self, tor: impl Into<TorSource>) -> Self {
-        self.tor = tor.into();
+        self.tor = Some(tor.into());
         self
     }
 
     /// Sets how long [`Transport::new`](crate::Transport::new) waits for tor to bootstrap.
     pub fn with_bootstrap_timeout(mut self, timeout: Duration) -> Self {
-        self.bootstrap_timeout = timeout;
+        self.bootstrap_timeout = Some(timeout);
         self
     }
 
@@ -137,7 +138,7 @@ impl Config {
     /// Dials through this SOCKS port instead of the one tor reports (for a tor with several
     /// SOCKS ports, or a `SocksPort` with flags of your choosing). It must be tor's: nothing
     /// checks that.
-    pub fn with_socks_proxy(mut self, proxy: Proxy) -> Self {
+    pub fn with_socks_proxy(mut self, proxy: LocalAddr) -> Self {
         self.socks_proxy = Some(proxy);
         self
     }
@@ -179,47 +180,10 @@ impl Config {
         self.service_options = options;
         self
     }
-
-    /// Where tor comes from.
-    pub fn tor(&self) -> &TorSource {
-        &self.tor
-    }
-
-    /// How long to wait for tor to bootstrap.
-    pub fn bootstrap_timeout(&self) -> Duration {
-        self.bootstrap_timeout
-    }
-
-    /// The dial settings.
-    pub fn dial_config(&self) -> &torp2p_socks::Config {
-        &self.dial
-    }
-
-    /// The SOCKS port given with [`with_socks_proxy`](Self::with_socks_proxy), if any.
-    pub fn socks_proxy(&self) -> Option<&Proxy> {
-        self.socks_proxy.as_ref()
-    }
-
-    /// What happens to clearnet addresses.
-    pub fn clearnet(&self) -> Clearnet {
-        self.clearnet
-    }
-
-    /// When a listener counts as ready.
-    pub fn publication(&self) -> Publication {
-        self.publication
-    }
-
-    /// How long a listener waits for publication.
-    pub fn publish_timeout(&self) -> Duration {
-        self.publish_timeout
-    }
-
-    /// The onion service keys.
-    pub fn keys(&self) -> &[OnionKey] {
-        &self.keys
-    }
 }
+
+/// How long [`Transport::new`](crate::Transport::new) waits for tor to bootstrap by default.
+pub(crate) const DEFAULT_BOOTSTRAP_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Default for Config {
     fn default() -> Self {

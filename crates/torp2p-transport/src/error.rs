@@ -1,7 +1,6 @@
 //! The one error type of this crate.
 
 use std::io;
-use std::path::PathBuf;
 
 use libp2p_core::Multiaddr;
 use torp2p_addr::ParseError;
@@ -49,7 +48,7 @@ pub enum Error {
     NoSocksPort,
 
     /// A tor daemon operation failed: starting or attaching to tor, bootstrapping, adding,
-    /// publishing or removing an onion service.
+    /// publishing or removing an onion service, accepting a connection on its socket.
     #[error("{doing} failed")]
     Daemon {
         /// What the transport was doing, e.g. "publishing the onion service".
@@ -76,17 +75,13 @@ pub enum Error {
         addr: Multiaddr,
     },
 
-    /// Local I/O for a listener failed (its private directory or unix socket).
-    #[error("{what} {path}")]
-    Io {
-        /// What failed, e.g. "cannot bind the listener's unix socket".
-        what: &'static str,
-        /// The path involved.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
+    /// [`Transport::from_tor`](crate::Transport::from_tor) was given a config that names a tor
+    /// source or a bootstrap timeout, which only [`Transport::new`](crate::Transport::new)
+    /// uses.
+    #[error(
+        "the config names a tor source or bootstrap timeout, but Transport::from_tor uses the Tor handle it is given as it is: use Transport::new, or leave out Config::with_tor and with_bootstrap_timeout"
+    )]
+    TorSourceConflict,
 
     /// The transport was used outside a tokio runtime (listeners run a task on it).
     #[error("the tor transport must be used from inside a tokio runtime")]
@@ -283,6 +278,7 @@ mod tests {
             Error::InvalidAddress(ParseError::Empty),
             Error::NoRuntime,
             Error::ListenerTaskEnded,
+            Error::TorSourceConflict,
         ] {
             let m = e.to_string();
             assert!(m.starts_with(|c: char| c.is_lowercase()), "{m}");
@@ -299,7 +295,7 @@ mod tests {
         let e = Error::daemon("publishing the onion service", gone);
         assert!(matches!(e, Error::TorGone { .. }));
         assert!(e.is_tor_gone());
-        let other = torp2p_daemon::Error::Config("x".into());
+        let other = torp2p_daemon::Error::NoPorts;
         let e = Error::daemon("adding the onion service", other);
         assert!(matches!(e, Error::Daemon { .. }));
         assert!(!e.is_tor_gone());

@@ -3,6 +3,7 @@
 #[cfg(not(unix))]
 compile_error!("torp2p-transport listens on unix sockets, so it builds on unix platforms only");
 
+mod backend;
 mod config;
 mod error;
 mod listener;
@@ -20,6 +21,6 @@ pub use transport::{Transport, listen_addr};
 /// ...).
 pub use {torp2p_addr as addr, torp2p_daemon as daemon, torp2p_socks as socks};
 
-/// The items of the crates below that most users need.
-pub use torp2p_daemon::{OnionKey, Publication, Tor};
+/// The items of the crates below that most users need, and what [`Config`] takes.
+pub use torp2p_daemon::{OnionKey, OnionServiceOptions, PowDefenses, Publication, Tor};
 pub use torp2p_socks::{DialError, Isolation};

@@ -5,13 +5,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use tokio::io::ReadBuf;
-use tokio::net::UnixStream;
 
 /// A connection through tor: the transport's `Output`, before libp2p's upgrades (noise,
 /// yamux) run on it.
 ///
 /// An outgoing connection is the connection to tor's SOCKS port after the SOCKS handshake; an
-/// incoming one is a connection tor made to the listener's private unix socket. Either way it
+/// incoming one is a connection tor made to the listener's private unix socket (both are
+/// [`torp2p_socks::Stream`]s: a TCP or unix byte stream to tor). Either way it
 /// is a byte stream to the peer. It implements both the `futures` I/O traits (which libp2p
 /// uses) and tokio's.
 #[derive(Debug)]
@@ -28,9 +28,9 @@ impl Stream {
         }
     }
 
-    pub(crate) fn inbound(stream: UnixStream) -> Self {
+    pub(crate) fn inbound(stream: torp2p_socks::Stream) -> Self {
         Stream {
-            inner: stream.into(),
+            inner: stream,
             inbound: true,
         }
     }

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -12,29 +11,22 @@ use futures::stream::SelectAll;
 use libp2p_core::multiaddr::{Multiaddr, Protocol};
 use libp2p_core::transport::{DialOpts, ListenerId, TransportError, TransportEvent};
 use torp2p_addr::{DialAddr, OnionAddress, OnionSocketAddr, ParseError};
-use torp2p_daemon::{LocalAddr, OnionKey, OnionServiceOptions, Publication, Tor};
-use torp2p_socks::Proxy;
+use torp2p_daemon::{OnionKey, Tor};
 use tracing::debug;
 
-use crate::config::{Clearnet, Config, TorSource};
+use crate::backend::Backend;
+use crate::backend::c_tor::CTor;
+use crate::config::{Clearnet, Config, DEFAULT_BOOTSTRAP_TIMEOUT, TorSource};
 use crate::error::Error;
 use crate::listener::{Listener, Params, Upgrade};
 use crate::stream::Stream;
 
-/// How long a dial whose SOCKS port failed waits for the daemon to confirm that tor is gone
-/// (the SOCKS port can fail a moment before the control connection closes).
-const GONE_GRACE: Duration = Duration::from_secs(1);
-
 /// A libp2p transport over tor: dials `/onion3` addresses through tor's SOCKS port, listens on
 /// onion services. See the crate's documentation.
 pub struct Transport {
-    tor: Tor,
-    socks_proxy: Option<Proxy>,
-    dial: torp2p_socks::Config,
-    clearnet: Clearnet,
-    publication: Publication,
-    publish_timeout: Duration,
-    service_options: OnionServiceOptions,
+    config: Config,
+    backend: Arc<dyn Backend>,
+    /// The config's keys by the onion address they run.
     keys: HashMap<OnionAddress, OnionKey>,
     /// One per onion address, held by the listener that has a service with that address.
     slots: HashMap<OnionAddress, Arc<tokio::sync::Mutex<()>>>,
@@ -44,53 +36,68 @@ pub struct Transport {
 }
 
 impl Transport {
-    /// Gets tor as the config says (spawns one by default, or attaches, or takes the handle
-    /// given), waits for it to bootstrap (at most [`Config::bootstrap_timeout`]), and returns
-    /// the transport.
+    /// Gets tor as the config says (spawns one by default, or attaches to a running one, see
+    /// [`Config::with_tor`]), waits for it to bootstrap (at most
+    /// [`Config::with_bootstrap_timeout`], 120 s by default), and returns the transport.
     ///
     /// # Errors
     ///
     /// [`Error::Daemon`] if tor cannot be started or attached to, or does not bootstrap in
     /// time (the error says how far it got); [`Error::TorGone`] if it exits meanwhile.
-    pub async fn new(mut config: Config) -> Result<Self, Error> {
-        let source = std::mem::take(&mut config.tor);
-        let tor = match source {
-            TorSource::Spawn(c) => Tor::spawn(c).await.map_err(|source| Error::Daemon {
-                doing: "starting tor",
-                source,
-            })?,
-            TorSource::Attach(c) => Tor::attach(c).await.map_err(|source| Error::Daemon {
-                doing: "attaching to tor",
-                source,
-            })?,
-            TorSource::Existing(tor) => tor,
+    pub async fn new(config: Config) -> Result<Self, Error> {
+        let tor = match config.tor.clone().unwrap_or_default() {
+            TorSource::Spawn(c) => Tor::spawn(c)
+                .await
+                .map_err(|e| Error::daemon("starting tor", e))?,
+            TorSource::Attach(c) => Tor::attach(c)
+                .await
+                .map_err(|e| Error::daemon("attaching to tor", e))?,
         };
-        tor.wait_bootstrapped(config.bootstrap_timeout)
-            .await
-            .map_err(|e| Error::daemon("bootstrapping tor", e))?;
-        Ok(Self::with_tor(tor, config))
+        tor.wait_bootstrapped(
+            config
+                .bootstrap_timeout
+                .unwrap_or(DEFAULT_BOOTSTRAP_TIMEOUT),
+        )
+        .await
+        .map_err(|e| Error::daemon("bootstrapping tor", e))?;
+        Ok(Self::on(tor, config))
     }
 
-    /// A transport on a [`Tor`] you already have, at once: it does not wait for tor to
-    /// bootstrap (dials fail until it has), and the config's tor source is not used.
-    pub fn with_tor(tor: Tor, config: Config) -> Self {
+    /// A transport on a [`Tor`] handle you already have (shared with other parts of your
+    /// program), at once: tor is used as it is, bootstrapped or not (dials fail until it is:
+    /// see [`Tor::wait_bootstrapped`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TorSourceConflict`] if the config names a tor source or a bootstrap timeout
+    /// ([`Config::with_tor`], [`Config::with_bootstrap_timeout`]): those are for
+    /// [`Transport::new`], and this constructor would not use them.
+    pub fn from_tor(tor: Tor, config: Config) -> Result<Self, Error> {
+        if config.tor.is_some() || config.bootstrap_timeout.is_some() {
+            return Err(Error::TorSourceConflict);
+        }
+        Ok(Self::on(tor, config))
+    }
+
+    fn on(tor: Tor, config: Config) -> Self {
+        let backend = CTor::new(
+            tor,
+            config.socks_proxy.clone(),
+            config.dial.clone(),
+            config.service_options.clone(),
+        );
         let keys: HashMap<OnionAddress, OnionKey> = config
             .keys
-            .into_iter()
-            .map(|k| (k.onion_address(), k))
+            .iter()
+            .map(|k| (k.onion_address(), k.clone()))
             .collect();
         let slots = keys
             .keys()
             .map(|a| (*a, Arc::new(tokio::sync::Mutex::new(()))))
             .collect();
         Self {
-            tor,
-            socks_proxy: config.socks_proxy,
-            dial: config.dial,
-            clearnet: config.clearnet,
-            publication: config.publication,
-            publish_timeout: config.publish_timeout,
-            service_options: config.service_options,
+            config,
+            backend: Arc::new(backend),
             keys,
             slots,
             listeners: SelectAll::new(),
@@ -98,31 +105,10 @@ impl Transport {
         }
     }
 
-    /// The tor daemon the transport uses.
-    pub fn tor(&self) -> &Tor {
-        &self.tor
-    }
-
-    /// The SOCKS port dials go through: the configured one, else the one tor reports (`None`
-    /// if tor has none).
-    pub fn socks_proxy(&self) -> Option<Proxy> {
-        self.socks_proxy.clone().or_else(|| {
-            self.tor.socks_addr().map(|a| match a {
-                LocalAddr::Tcp(addr) => Proxy::Tcp(*addr),
-                LocalAddr::Unix(path) => Proxy::Unix(path.clone()),
-            })
-        })
-    }
-
-    /// The onion addresses the transport holds keys for, as listen addresses with `port`.
-    pub fn listen_addrs(&self, port: u16) -> Result<Vec<Multiaddr>, Error> {
-        self.keys.values().map(|k| listen_addr(k, port)).collect()
-    }
-
     /// Classifies a dial address: ours, not ours (`MultiaddrNotSupported`), or malformed.
     fn classify(&self, addr: &Multiaddr) -> Result<DialAddr, TransportError<Error>> {
         let not_supported = || TransportError::MultiaddrNotSupported(addr.clone());
-        let clearnet = self.clearnet == Clearnet::ThroughTor;
+        let clearnet = self.config.clearnet == Clearnet::ThroughTor;
         let onion = matches!(addr.iter().next(), Some(Protocol::Onion3(_)));
         match DialAddr::from_multiaddr(addr) {
             Ok(a) if a.target.is_onion() || clearnet => Ok(a),
@@ -166,8 +152,8 @@ impl libp2p_core::Transport for Transport {
     type ListenerUpgrade = Upgrade;
     type Dial = BoxFuture<'static, Result<Stream, Error>>;
 
-    /// Listens on `/onion3/<address>:<port>` for an address whose key is in the config: binds
-    /// a unix socket in a private directory, adds the onion service, and reports the address
+    /// Listens on `/onion3/<address>:<port>` for an address whose key is in the config: has
+    /// tor run the onion service (its socket in a private directory), and reports the address
     /// (`NewAddress`) once the service is published as [`Config::with_publication`] says.
     ///
     /// Anything else, an IP address or an onion address without a key, is refused with
@@ -197,11 +183,10 @@ impl libp2p_core::Transport for Transport {
             return Err(TransportError::Other(Error::AlreadyListening { addr }));
         }
         let params = Params {
-            tor: self.tor.clone(),
+            backend: self.backend.clone(),
             key: key.clone(),
-            publication: self.publication,
-            publish_timeout: self.publish_timeout,
-            options: self.service_options.clone(),
+            publication: self.config.publication,
+            publish_timeout: self.config.publish_timeout,
             slot: slot.clone(),
         };
         let listener = Listener::start(id, onion, params).map_err(TransportError::Other)?;
@@ -242,12 +227,9 @@ impl libp2p_core::Transport for Transport {
         _opts: DialOpts,
     ) -> Result<Self::Dial, TransportError<Self::Error>> {
         let target = self.classify(&addr)?;
-        let proxy = self
-            .socks_proxy()
-            .ok_or(TransportError::Other(Error::NoSocksPort))?;
-        let tor = self.tor.clone();
-        let config = self.dial.clone();
-        Ok(Box::pin(dial(tor, proxy, target, config)))
+        self.backend.check_dial().map_err(TransportError::Other)?;
+        let backend = self.backend.clone();
+        Ok(Box::pin(async move { backend.dial(&target).await }))
     }
 
     fn poll(
@@ -264,45 +246,11 @@ impl libp2p_core::Transport for Transport {
     }
 }
 
-/// The dial future: fails fast when tor is gone, else connects through SOCKS.
-async fn dial(
-    tor: Tor,
-    proxy: Proxy,
-    target: DialAddr,
-    config: torp2p_socks::Config,
-) -> Result<Stream, Error> {
-    if tor.is_gone() {
-        return Err(Error::TorGone {
-            source: tor.gone().await,
-        });
-    }
-    // Isolation per peer: the peer id when the address names one, else the target address.
-    let peer = target.peer_id.map(|p| p.to_string());
-    let connect = torp2p_socks::connect(&proxy, &target.target, peer.as_deref(), &config);
-    let result = tokio::select! {
-        result = connect => result,
-        gone = tor.gone() => return Err(Error::TorGone { source: gone }),
-    };
-    match result {
-        Ok(stream) => Ok(Stream::outbound(stream)),
-        // The SOCKS port can fail a moment before the daemon notices that tor is gone: only a
-        // port that could not be reached or broke off is worth that wait.
-        Err(
-            e @ (torp2p_socks::DialError::ProxyUnreachable { .. }
-            | torp2p_socks::DialError::ProxyIo { .. }),
-        ) => match tokio::time::timeout(GONE_GRACE, tor.gone()).await {
-            Ok(gone) => Err(Error::TorGone { source: gone }),
-            Err(_) => Err(Error::Dial(e)),
-        },
-        Err(e) => Err(Error::Dial(e)),
-    }
-}
-
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transport")
-            .field("tor", &self.tor)
-            .field("clearnet", &self.clearnet)
+            .field("backend", &self.backend)
+            .field("clearnet", &self.config.clearnet)
             .field("keys", &self.keys.len())
             .field("listeners", &self.listeners.len())
             .finish_non_exhaustive()

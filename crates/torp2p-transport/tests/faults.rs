@@ -4,8 +4,6 @@
 //! faults -- --nocapture` shows the fault table) and asserts what must hold.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
@@ -16,7 +14,7 @@ use libp2p_identity::Keypair;
 use libp2p_swarm::SwarmEvent;
 use torp2p_transport as tor;
 
-use common::*;
+use torp2p_swarm_test::*;
 
 /// Open file descriptors of this process.
 fn open_fds() -> usize {
@@ -66,7 +64,7 @@ async fn faults_on_a_private_network() {
     .await;
 
     // 1. 50 dials cancelled half-way: no file descriptor, no tor stream left behind.
-    let mut dialer = tor::Transport::with_tor(tor_b.clone(), tor::Config::new());
+    let mut dialer = tor::Transport::from_tor(tor_b.clone(), tor::Config::new()).unwrap();
     let fds_before = open_fds();
     let streams_before = tor_streams(&tor_b).await;
     // An address nobody published: tor looks for its descriptor for a while, so every dial

@@ -16,13 +16,13 @@ use torp2p_transport as tor;
 /// A tor that answers on its control port but never touches the network (and has no SOCKS
 /// port).
 async fn offline_tor() -> tor::Tor {
-    tor::Tor::spawn(tor::daemon::Config::new().with_torrc_lines([
-        "DisableNetwork 1",
-        "GeoIPFile",
-        "GeoIPv6File",
-    ]))
-    .await
-    .expect("tor starts (is the tor binary installed?)")
+    tor::Tor::spawn(offline_config())
+        .await
+        .expect("tor starts (is the tor binary installed?)")
+}
+
+fn offline_config() -> tor::daemon::Config {
+    tor::daemon::Config::new().with_torrc_lines(["DisableNetwork 1", "GeoIPFile", "GeoIPv6File"])
 }
 
 fn opts() -> DialOpts {
@@ -61,7 +61,7 @@ fn unused_port() -> std::net::SocketAddr {
 
 #[tokio::test]
 async fn clearnet_addresses_are_refused_by_default() {
-    let mut t = tor::Transport::with_tor(offline_tor().await, tor::Config::new());
+    let mut t = tor::Transport::from_tor(offline_tor().await, tor::Config::new()).unwrap();
     for addr in [
         "/ip4/93.184.215.14/tcp/443",
         "/ip6/2606:2800:21f:cb07:6820:80da:af6b:8b2c/tcp/443",
@@ -92,12 +92,13 @@ fn libp2p_identity_peer() -> tor::addr::PeerId {
 #[tokio::test]
 async fn clearnet_addresses_are_dialed_through_tor_when_opted_in() {
     let proxy = unused_port();
-    let mut t = tor::Transport::with_tor(
+    let mut t = tor::Transport::from_tor(
         offline_tor().await,
         tor::Config::new()
             .with_clearnet(tor::Clearnet::ThroughTor)
-            .with_socks_proxy(tor::socks::Proxy::Tcp(proxy)),
-    );
+            .with_socks_proxy(tor::addr::LocalAddr::Tcp(proxy)),
+    )
+    .unwrap();
     for addr in [
         "/ip4/93.184.215.14/tcp/443",
         "/dns/example.com/tcp/443",
@@ -110,7 +111,7 @@ async fn clearnet_addresses_are_dialed_through_tor_when_opted_in() {
         assert!(
             matches!(
                 err.dial_error(),
-                Some(tor::DialError::ProxyUnreachable { proxy: p, .. }) if *p == tor::socks::Proxy::Tcp(proxy)
+                Some(tor::DialError::ProxyUnreachable { proxy: p, .. }) if *p == tor::addr::LocalAddr::Tcp(proxy)
             ),
             "{err:?}"
         );
@@ -130,7 +131,7 @@ async fn clearnet_addresses_are_dialed_through_tor_when_opted_in() {
 
 #[tokio::test]
 async fn malformed_onion_addresses_are_explained() {
-    let mut t = tor::Transport::with_tor(offline_tor().await, tor::Config::new());
+    let mut t = tor::Transport::from_tor(offline_tor().await, tor::Config::new()).unwrap();
     // A valid address with one character changed: multiaddr's parser accepts it, the
     // checksum does not match.
     let good = tor::OnionKey::generate().onion_address().to_base32();
@@ -188,10 +189,12 @@ async fn malformed_onion_addresses_are_explained() {
 
 #[tokio::test]
 async fn listening_on_anything_but_our_onion_addresses_is_refused() {
-    let mut t = tor::Transport::with_tor(
+    let key = tor::OnionKey::generate();
+    let mut t = tor::Transport::from_tor(
         offline_tor().await,
-        tor::Config::new().with_key(tor::OnionKey::generate()),
-    );
+        tor::Config::new().with_key(key.clone()),
+    )
+    .unwrap();
     for addr in [
         "/ip4/127.0.0.1/tcp/0",
         "/ip4/0.0.0.0/tcp/4001",
@@ -210,7 +213,7 @@ async fn listening_on_anything_but_our_onion_addresses_is_refused() {
         &t.listen_on(ListenerId::next(), some_onion(4001))
     ));
     // Ours, but with more after it.
-    let ours = t.listen_addrs(4001).unwrap().remove(0);
+    let ours = tor::listen_addr(&key, 4001).unwrap();
     let with_peer = ours.with(Protocol::P2p(libp2p_identity_peer()));
     assert!(is_not_supported(
         &t.listen_on(ListenerId::next(), with_peer)
@@ -221,10 +224,12 @@ async fn listening_on_anything_but_our_onion_addresses_is_refused() {
 async fn dial_does_no_io_before_it_is_polled() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let proxy = listener.local_addr().unwrap();
-    let mut t = tor::Transport::with_tor(
-        offline_tor().await,
-        tor::Config::new().with_socks_proxy(tor::socks::Proxy::Tcp(proxy)),
-    );
+    let tor = offline_tor().await;
+    let mut t = tor::Transport::from_tor(
+        tor.clone(),
+        tor::Config::new().with_socks_proxy(tor::addr::LocalAddr::Tcp(proxy)),
+    )
+    .unwrap();
     let dial = t.dial(some_onion(4001), opts()).expect("a dial future");
     // Not polled: nobody connects.
     assert!(
@@ -249,10 +254,11 @@ async fn dial_does_no_io_before_it_is_polled() {
 
     // Nothing listens at all: the error comes from polling, typed.
     let nobody = unused_port();
-    let mut t = tor::Transport::with_tor(
-        t.tor().clone(),
-        tor::Config::new().with_socks_proxy(tor::socks::Proxy::Tcp(nobody)),
-    );
+    let mut t = tor::Transport::from_tor(
+        tor,
+        tor::Config::new().with_socks_proxy(tor::addr::LocalAddr::Tcp(nobody)),
+    )
+    .unwrap();
     let dial = t.dial(some_onion(4001), opts()).expect("a dial future");
     let err = dial.await.err().unwrap();
     assert!(
@@ -267,8 +273,7 @@ async fn dial_does_no_io_before_it_is_polled() {
 
 #[tokio::test]
 async fn a_tor_without_socks_port_says_so() {
-    let mut t = tor::Transport::with_tor(offline_tor().await, tor::Config::new());
-    assert_eq!(t.socks_proxy(), None);
+    let mut t = tor::Transport::from_tor(offline_tor().await, tor::Config::new()).unwrap();
     match t.dial(some_onion(4001), opts()) {
         Err(TransportError::Other(e @ tor::Error::NoSocksPort)) => {
             assert!(e.to_string().contains("no SOCKS port"), "{e}")
@@ -284,10 +289,12 @@ async fn dials_fail_fast_when_tor_is_gone() {
     // wait for its whole timeout.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tor = offline_tor().await;
-    let mut t = tor::Transport::with_tor(
+    let mut t = tor::Transport::from_tor(
         tor.clone(),
-        tor::Config::new().with_socks_proxy(tor::socks::Proxy::Tcp(silent.local_addr().unwrap())),
-    );
+        tor::Config::new()
+            .with_socks_proxy(tor::addr::LocalAddr::Tcp(silent.local_addr().unwrap())),
+    )
+    .unwrap();
     let pending = t.dial(some_onion(4001), opts()).unwrap();
     let pending = tokio::spawn(pending);
     let _conn = silent.accept().await.unwrap();
@@ -317,12 +324,13 @@ async fn a_listener_reports_its_onion_address_and_closes_on_request() {
     let key = tor::OnionKey::generate();
     let addr = tor::listen_addr(&key, 4001).unwrap();
     let tor = offline_tor().await;
-    let mut t = tor::Transport::with_tor(
+    let mut t = tor::Transport::from_tor(
         tor.clone(),
         tor::Config::new()
             .with_key(key.clone())
             .with_publication(tor::Publication::Immediately),
-    );
+    )
+    .unwrap();
     let id = ListenerId::next();
     t.listen_on(id, addr.clone()).unwrap();
     match next_event(&mut t).await {
@@ -408,12 +416,13 @@ async fn a_listener_reports_its_onion_address_and_closes_on_request() {
 async fn a_listener_that_is_not_published_in_time_closes_with_the_reason() {
     let key = tor::OnionKey::generate();
     let tor = offline_tor().await;
-    let mut t = tor::Transport::with_tor(
+    let mut t = tor::Transport::from_tor(
         tor.clone(),
         tor::Config::new()
             .with_key(key.clone())
             .with_publish_timeout(Duration::from_millis(500)),
-    );
+    )
+    .unwrap();
     let id = ListenerId::next();
     t.listen_on(id, tor::listen_addr(&key, 4001).unwrap())
         .unwrap();
@@ -445,12 +454,13 @@ async fn a_listener_that_is_not_published_in_time_closes_with_the_reason() {
 async fn a_listener_closes_with_an_error_when_tor_dies() {
     let key = tor::OnionKey::generate();
     let tor = offline_tor().await;
-    let mut t = tor::Transport::with_tor(
+    let mut t = tor::Transport::from_tor(
         tor.clone(),
         tor::Config::new()
             .with_key(key.clone())
             .with_publication(tor::Publication::Immediately),
-    );
+    )
+    .unwrap();
     let id = ListenerId::next();
     t.listen_on(id, tor::listen_addr(&key, 4001).unwrap())
         .unwrap();
@@ -473,10 +483,9 @@ async fn a_listener_closes_with_an_error_when_tor_dies() {
 
 #[tokio::test]
 async fn new_waits_for_bootstrap_and_says_how_far_tor_got() {
-    let tor = offline_tor().await;
     let err = tor::Transport::new(
         tor::Config::new()
-            .with_tor(tor)
+            .with_tor(offline_config())
             .with_bootstrap_timeout(Duration::from_millis(300)),
     )
     .await
@@ -488,6 +497,18 @@ async fn new_waits_for_bootstrap_and_says_how_far_tor_got() {
         ),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn from_tor_refuses_a_config_it_would_not_use() {
+    for config in [
+        tor::Config::new().with_tor(offline_config()),
+        tor::Config::new().with_bootstrap_timeout(Duration::from_secs(1)),
+    ] {
+        let err = tor::Transport::from_tor(offline_tor().await, config).unwrap_err();
+        assert!(matches!(err, tor::Error::TorSourceConflict), "{err:?}");
+        assert!(err.to_string().contains("Transport::new"), "{err}");
+    }
 }
 
 #[test]

@@ -6,14 +6,12 @@
 //! listener, restarting it with the same key.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::HashSet;
 
 use libp2p_core::multiaddr::Protocol;
 use libp2p_swarm::{SwarmEvent, dial_opts::DialOpts};
 
-use common::*;
+use torp2p_swarm_test::*;
 use torp2p_transport as tor;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::mpsc;
-use torp2p_socks::Proxy;
+use torp2p_socks::LocalAddr;
 
 /// What the server does with one connection.
 #[derive(Debug, Clone)]
@@ -72,7 +72,7 @@ impl Shared {
 /// A running scripted SOCKS5 server.
 pub struct Server {
     /// Its address, to give to `connect`.
-    pub proxy: Proxy,
+    pub proxy: LocalAddr,
     shared: Arc<Shared>,
     events: mpsc::UnboundedReceiver<Event>,
     _dir: Option<tempfile::TempDir>,
@@ -82,7 +82,7 @@ impl Server {
     /// A server on 127.0.0.1 answering each connection with the next of `scripts`.
     pub async fn tcp(scripts: Vec<Script>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy = Proxy::Tcp(listener.local_addr().unwrap());
+        let proxy = LocalAddr::Tcp(listener.local_addr().unwrap());
         let (shared, events) = shared(scripts);
         let state = shared.clone();
         tokio::spawn(async move {
@@ -111,7 +111,7 @@ impl Server {
             }
         });
         Self {
-            proxy: Proxy::Unix(path),
+            proxy: LocalAddr::Unix(path),
             shared,
             events,
             _dir: Some(dir),

@@ -1,7 +1,6 @@
-//! What the end-to-end tests on a private Tor network share: peers (a swarm with ping and
-//! identify over torp2p), driving two swarms with privacy checks on every event, listening,
-//! reconnecting.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+#![doc = include_str!("../README.md")]
+// A test harness fails by panicking, as the tests that use it do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -13,7 +12,7 @@ use libp2p_core::transport::Boxed;
 use libp2p_core::upgrade::Version;
 use libp2p_core::{ConnectedPoint, Transport as _};
 use libp2p_identity::{Keypair, PeerId};
-use libp2p_swarm::{ConnectionId, DialError, NetworkBehaviour, Swarm, SwarmEvent};
+use libp2p_swarm::{ConnectionId, DialError, Swarm, SwarmEvent};
 use torp2p_transport as tor;
 
 /// The longest wait for one step of a scenario.
@@ -21,19 +20,36 @@ pub const STEP: Duration = Duration::from_secs(90);
 /// The timeout of one dial (connections on the private network take about a second).
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(30);
 
-#[derive(NetworkBehaviour)]
-#[behaviour(prelude = "libp2p_swarm::derive_prelude")]
-pub struct Behaviour {
-    pub ping: libp2p_ping::Behaviour,
-    pub identify: libp2p_identify::Behaviour,
+pub use behaviour::{Behaviour, BehaviourEvent};
+
+mod behaviour {
+    // The derive writes `BehaviourEvent` without docs.
+    #![allow(missing_docs)]
+    use libp2p_swarm::NetworkBehaviour;
+
+    /// What a test peer runs: ping (every second) and identify.
+    #[derive(NetworkBehaviour)]
+    #[behaviour(prelude = "libp2p_swarm::derive_prelude")]
+    pub struct Behaviour {
+        /// libp2p ping, every second.
+        pub ping: libp2p_ping::Behaviour,
+        /// libp2p identify, protocol `/torp2p-test/1`.
+        pub identify: libp2p_identify::Behaviour,
+    }
 }
 
+/// An event of a test peer's swarm.
 pub type Event = SwarmEvent<BehaviourEvent>;
 
+/// A swarm on torp2p, with what a test needs to know about it.
 pub struct Peer {
+    /// A name for messages.
     pub name: &'static str,
+    /// The swarm.
     pub swarm: Swarm<Behaviour>,
+    /// Its peer id.
     pub id: PeerId,
+    /// Its onion service key (the transport holds it: [`listen`] listens on its address).
     pub key: tor::OnionKey,
 }
 
@@ -59,7 +75,7 @@ pub fn peer_with(name: &'static str, tor: tor::Tor, key: tor::OnionKey, keypair:
                 .with_descriptor_retries(0)
                 .with_timeout(DIAL_TIMEOUT),
         );
-    let transport = tor::Transport::with_tor(tor, config);
+    let transport = tor::Transport::from_tor(tor, config).expect("a transport on the given tor");
     let swarm = Swarm::new(
         upgraded(transport, &keypair),
         Behaviour {
@@ -83,6 +99,8 @@ pub fn peer_with(name: &'static str, tor: tor::Tor, key: tor::OnionKey, keypair:
     }
 }
 
+/// The transport upgraded as a swarm needs it: lazy multistream-select, noise, yamux, and a
+/// timeout longer than [`DIAL_TIMEOUT`].
 pub fn upgraded(transport: tor::Transport, keypair: &Keypair) -> Boxed<(PeerId, StreamMuxerBox)> {
     transport
         .upgrade(Version::V1Lazy)
@@ -111,7 +129,9 @@ pub fn locates_a_host(addr: &Multiaddr) -> bool {
 /// Which swarm an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
+    /// The first swarm given to [`drive`].
     A,
+    /// The second swarm given to [`drive`].
     B,
 }
 
@@ -231,6 +251,7 @@ pub struct Pings {
 }
 
 impl Pings {
+    /// Takes note of an event; panics on a failed dial.
     pub fn see(&mut self, side: Side, event: &Event) {
         let s = side as usize;
         match event {

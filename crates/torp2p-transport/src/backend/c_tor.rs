@@ -1,0 +1,134 @@
+//! The C tor backend: onion services and their sockets from torp2p-daemon, dials through
+//! tor's SOCKS port with torp2p-socks.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use torp2p_addr::{DialAddr, LocalAddr};
+use torp2p_daemon::{OnionKey, OnionListener, OnionServiceOptions, Publication, Tor};
+use torp2p_socks::DialError;
+
+use super::{Backend, Service};
+use crate::error::Error;
+use crate::stream::Stream;
+
+/// How long a dial whose SOCKS port failed waits for the daemon to confirm that tor is gone
+/// (the SOCKS port can fail a moment before the control connection closes).
+const GONE_GRACE: Duration = Duration::from_secs(1);
+
+/// A C tor daemon, spawned or attached to.
+#[derive(Debug)]
+pub(crate) struct CTor {
+    tor: Tor,
+    /// Where dials go: the configured SOCKS port, else the one tor reported.
+    socks: Option<LocalAddr>,
+    dial: torp2p_socks::Config,
+    service_options: OnionServiceOptions,
+}
+
+impl CTor {
+    pub(crate) fn new(
+        tor: Tor,
+        socks: Option<LocalAddr>,
+        dial: torp2p_socks::Config,
+        service_options: OnionServiceOptions,
+    ) -> Self {
+        let socks = socks.or_else(|| tor.socks_addr().cloned());
+        Self {
+            tor,
+            socks,
+            dial,
+            service_options,
+        }
+    }
+
+    async fn gone(&self) -> Error {
+        Error::TorGone {
+            source: self.tor.gone().await,
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for CTor {
+    fn check_dial(&self) -> Result<(), Error> {
+        self.socks.as_ref().map(drop).ok_or(Error::NoSocksPort)
+    }
+
+    async fn dial(&self, addr: &DialAddr) -> Result<Stream, Error> {
+        if self.tor.is_gone() {
+            return Err(self.gone().await);
+        }
+        let proxy = self.socks.as_ref().ok_or(Error::NoSocksPort)?;
+        // Isolation per peer: the peer id when the address names one, else the target address.
+        let peer = addr.peer_id.map(|p| p.to_string());
+        let connect = torp2p_socks::connect(proxy, &addr.target, peer.as_deref(), &self.dial);
+        let result = tokio::select! {
+            result = connect => result,
+            gone = self.gone() => return Err(gone),
+        };
+        match result {
+            Ok(stream) => Ok(Stream::outbound(stream)),
+            // The SOCKS port can fail a moment before the daemon notices that tor is gone:
+            // only a port that could not be reached or broke off is worth that wait.
+            Err(e @ (DialError::ProxyUnreachable { .. } | DialError::ProxyIo { .. })) => {
+                match tokio::time::timeout(GONE_GRACE, self.gone()).await {
+                    Ok(gone) => Err(gone),
+                    Err(_) => Err(Error::Dial(e)),
+                }
+            }
+            Err(e) => Err(Error::Dial(e)),
+        }
+    }
+
+    async fn listen(&self, key: &OnionKey, virtual_port: u16) -> Result<Box<dyn Service>, Error> {
+        let listener = self
+            .tor
+            .listen(key, virtual_port, &self.service_options)
+            .await
+            .map_err(|e| Error::daemon("adding the onion service", e))?;
+        Ok(Box::new(CTorService(listener)))
+    }
+
+    async fn stopped(&self) -> Error {
+        self.gone().await
+    }
+}
+
+/// An onion service of a C tor, with its socket.
+struct CTorService(OnionListener);
+
+#[async_trait]
+impl Service for CTorService {
+    async fn reachable(&self, policy: Publication, timeout: Duration) -> Result<(), Error> {
+        let state = self
+            .0
+            .wait_published(policy, timeout)
+            .await
+            .map_err(|e| Error::daemon("publishing the onion service", e))?;
+        tracing::info!(
+            uploads = state.uploads,
+            uploaded = state.uploaded,
+            failed = state.failed,
+            "onion service published"
+        );
+        Ok(())
+    }
+
+    async fn accept(&self) -> Result<Stream, Error> {
+        self.0
+            .accept()
+            .await
+            .map(|stream| Stream::inbound(stream.into()))
+            .map_err(|e| Error::daemon("accepting a connection", e))
+    }
+
+    async fn remove(self: Box<Self>) -> Result<(), Error> {
+        match self.0.remove().await {
+            Ok(()) => Ok(()),
+            // A gone tor took the service with it.
+            Err(e) if e.is_tor_gone() => Ok(()),
+            Err(e) => Err(Error::daemon("removing the onion service", e)),
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The backend seam: *how* bytes get through Tor, below the transport's policy.
+//!
+//! The transport decides *what*, once, above this seam: which addresses it dials (address
+//! classification, the clearnet policy), which keys may listen, one listener per onion
+//! address (the slots), when a listener counts as ready, and how outcomes become libp2p
+//! events. A backend only does what it is told:
+//!
+//! - [`Backend::dial`]: connect to a classified target (an onion service, or a clearnet
+//!   address the policy let through) with the isolation its configuration gives the target's
+//!   peer, and return a byte stream;
+//! - [`Backend::listen`]: run an onion service with a key on a port and return it as a
+//!   [`Service`], which waits for reachability and hands out inbound byte streams; the caller
+//!   binds nothing (compare arti's `tor-hsservice`);
+//! - [`Backend::stopped`]: resolve when the backend is gone for good, so that dials fail fast
+//!   and listeners close.
+//!
+//! The first backend is C tor ([`c_tor`]: torp2p-daemon for the control port and the
+//! listener's socket, torp2p-socks for dials). A second one (embedded arti) plugs in here as
+//! another implementation of these two traits, without touching the dial and listen logic.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use torp2p_addr::DialAddr;
+use torp2p_daemon::{OnionKey, Publication};
+
+use crate::error::Error;
+use crate::stream::Stream;
+
+pub(crate) mod c_tor;
+
+/// A way through Tor: dials and onion services.
+#[async_trait]
+pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
+    /// Whether dials can go anywhere at all (checked in `Transport::dial`, before any I/O):
+    /// e.g. [`Error::NoSocksPort`] for a C tor without a SOCKS port.
+    fn check_dial(&self) -> Result<(), Error>;
+
+    /// Connects to `addr` through Tor. The target is already classified and allowed by the
+    /// transport's policy; the backend applies its isolation and timeout.
+    async fn dial(&self, addr: &DialAddr) -> Result<Stream, Error>;
+
+    /// Starts an onion service run with `key` on `virtual_port`. Returns once the backend has
+    /// the service (not yet reachable: see [`Service::reachable`]).
+    async fn listen(&self, key: &OnionKey, virtual_port: u16) -> Result<Box<dyn Service>, Error>;
+
+    /// Resolves when the backend has stopped for good (tor exited, its control connection
+    /// closed), with the reason, always [`Error::TorGone`].
+    async fn stopped(&self) -> Error;
+}
+
+/// An onion service a backend runs for the transport.
+#[async_trait]
+pub(crate) trait Service: Send + Sync {
+    /// Waits until the service counts as reachable under `policy`, at most `timeout`.
+    async fn reachable(&self, policy: Publication, timeout: Duration) -> Result<(), Error>;
+
+    /// The next inbound connection. Cancel-safe: a dropped call loses no connection.
+    ///
+    /// An error here is not the end of the service (e.g. out of file descriptors): the
+    /// caller reports it and may call again.
+    async fn accept(&self) -> Result<Stream, Error>;
+
+    /// Stops the service and waits until the backend has.
+    async fn remove(self: Box<Self>) -> Result<(), Error>;
+}
