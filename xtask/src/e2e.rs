@@ -1,4 +1,4 @@
-//! `cargo xtask e2e` and `cargo xtask tornet`: scenarios on a private Tor network.
+//! `cargo xtask e2e`: the end-to-end scenario on a private Tor network, with timings.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ use torp2p_daemon::{LocalAddr, OnionKey, OnionServiceOptions, PortMapping, Publi
 use torp2p_socks::{DialError, Proxy};
 use torp2p_testnet::TestNet;
 
-use crate::ping_procs::{DialOutcome, Listener, dial, write_torrc};
+use crate::ping_proc::{DialOutcome, Listener, dial, write_torrc};
 
 /// Timings of one run, each from the start of the run.
 #[derive(Debug, Clone, Copy)]
@@ -25,13 +25,8 @@ struct Timings {
     dialer_done: Duration,
 }
 
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
+/// bench.rs (being moved out of xtask) still calls it by this path.
+pub(crate) use crate::runtime;
 
 /// `cargo xtask e2e [--runs N]`.
 pub(crate) fn e2e(args: &[String]) -> Result<(), String> {
@@ -48,8 +43,8 @@ pub(crate) fn e2e(args: &[String]) -> Result<(), String> {
             ));
         }
     };
-    let ping = crate::ping_procs::build_ping()?;
-    crate::ping_procs::build_bin("torp2p-examples", "chat")?;
+    let ping = crate::ping_proc::build_ping()?;
+    crate::ping_proc::build_bin("torp2p-examples", "chat")?;
     let rt = runtime()?;
     let mut all = Vec::new();
     for i in 1..=runs {
@@ -295,7 +290,7 @@ async fn ping_scenario(net: &TestNet, ping: &Path) -> Result<(Duration, Duration
 
 /// The request-response example between two onion peers.
 async fn chat_scenario(net: &TestNet, torrc: &Path) -> Result<(), String> {
-    let chat = crate::ping_procs::build_bin("torp2p-examples", "chat")?;
+    let chat = crate::ping_proc::build_bin("torp2p-examples", "chat")?;
     let mut cmd = tokio::process::Command::new(&chat);
     cmd.arg("listen").env("TORP2P_TORRC_EXTRA", torrc);
     let listener = Listener::start_command(cmd, net.dir().join("chat-listener.log")).await?;
@@ -304,7 +299,7 @@ async fn chat_scenario(net: &TestNet, torrc: &Path) -> Result<(), String> {
         .env("TORP2P_TORRC_EXTRA", torrc)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let out = crate::ping_procs::Group::spawn(&mut send)
+    let out = crate::ping_proc::Group::spawn(&mut send)
         .map_err(|e| format!("cannot run {}: {e}", chat.display()))?
         .output_within(Duration::from_secs(180))
         .await
@@ -336,42 +331,4 @@ fn check_pings(out: &DialOutcome, count: usize, what: &str) -> Result<(), String
             out.status, out.stdout, out.stderr
         ))
     }
-}
-
-/// `cargo xtask tornet`: a network in the foreground until Ctrl-C.
-pub(crate) fn tornet() -> Result<(), String> {
-    let rt = runtime()?;
-    rt.block_on(async {
-        let net = TestNet::builder()
-            .keep_dir(true)
-            .start()
-            .await
-            .map_err(|e| format!("network did not start: {e}"))?;
-        let torrc = net.dir().join("client.torrc");
-        std::fs::write(&torrc, net.client_torrc().join("\n") + "\n")
-            .map_err(|e| format!("cannot write {}: {e}", torrc.display()))?;
-        println!(
-            "A private Tor network is running on 127.0.0.1 ({} tors).",
-            net.pids().len()
-        );
-        println!("Files and logs: {}", net.dir().display());
-        println!(
-            "To join it, add these lines to a tor's torrc (they are in {}):",
-            torrc.display()
-        );
-        for l in net.client_torrc() {
-            println!("    {l}");
-        }
-        println!(
-            "The ping demo joins with: --torrc-extra {}",
-            torrc.display()
-        );
-        println!("Press Ctrl-C to stop.");
-        tokio::signal::ctrl_c()
-            .await
-            .map_err(|e| format!("cannot wait for Ctrl-C: {e}"))?;
-        println!("stopping the network");
-        net.shutdown().await;
-        Ok(())
-    })
 }
