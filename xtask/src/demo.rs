@@ -14,17 +14,7 @@ pub(crate) fn demo() -> Result<(), String> {
         println!(
             "Starting a private Tor network on 127.0.0.1 (3 directory authorities, 4 relays)..."
         );
-        let net = TestNet::builder()
-            .start()
-            .await
-            .map_err(|e| format!("the network did not start: {e}"))?;
-        let result = demo_on(&net, &bin).await;
-        if result.is_err() {
-            net.keep_dir();
-            eprintln!("the network's logs are in {}", net.dir().display());
-        }
-        net.shutdown().await;
-        result
+        crate::on_testnet(TestNet::builder(), async |net| demo_on(net, &bin).await).await
     })
 }
 

@@ -106,31 +106,16 @@ fn proxy(addr: &LocalAddr) -> Proxy {
 
 /// Starts a network, publishes an onion service from one client to a local echo server,
 /// connects to it through another client, echoes 64-byte messages, and checks that an
-/// unpublished address fails with the descriptor-not-found error. On failure the network's
-/// directory is kept and named.
+/// unpublished address fails with the descriptor-not-found error; then the ping demo and the
+/// chat example as processes. On failure the network's directory is kept and named.
 async fn onion_echo_run(ping: &Path) -> Result<Timings, String> {
     let t0 = Instant::now();
-    let net = TestNet::builder()
-        .start()
-        .await
-        .map_err(|e| format!("network did not start: {e}"))?;
-    let result = match scenario(&net, t0).await {
-        Ok(mut t) => ping_scenario(&net, ping).await.map(|(ready, done)| {
-            t.listener_ready = ready;
-            t.dialer_done = done;
-            t
-        }),
-        Err(e) => Err(e),
-    };
-    if result.is_err() {
-        net.keep_dir();
-        eprintln!(
-            "xtask e2e: the network's logs are in {}",
-            net.dir().display()
-        );
-    }
-    net.shutdown().await;
-    result
+    crate::on_testnet(TestNet::builder(), async |net| {
+        let mut t = scenario(net, t0).await?;
+        (t.listener_ready, t.dialer_done) = ping_scenario(net, ping).await?;
+        Ok(t)
+    })
+    .await
 }
 
 async fn scenario(net: &TestNet, t0: Instant) -> Result<Timings, String> {

@@ -67,19 +67,9 @@ fn inside() -> Result<(), String> {
     }
     let ping = ping_proc::build_ping()?;
     let rt = crate::runtime()?;
-    rt.block_on(async {
-        let net = TestNet::builder()
-            .start()
-            .await
-            .map_err(|e| format!("network did not start: {e}"))?;
-        let result = scenario(&net, &ping).await;
-        if result.is_err() {
-            net.keep_dir();
-            eprintln!("xtask leaks: files kept in {}", net.dir().display());
-        }
-        net.shutdown().await;
-        result
-    })
+    rt.block_on(crate::on_testnet(TestNet::builder(), async |net| {
+        scenario(net, &ping).await
+    }))
 }
 
 async fn scenario(net: &TestNet, ping: &Path) -> Result<(), String> {

@@ -71,6 +71,28 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
+/// Runs `scenario` on a private Tor network started from `builder`, with xtask's errors as
+/// text: [`torp2p_testnet::Builder::run`], so that on failure the network's directory is kept
+/// and its path printed, and the network is always shut down.
+pub(crate) async fn on_testnet<T>(
+    builder: torp2p_testnet::Builder,
+    scenario: impl AsyncFnOnce(&mut torp2p_testnet::TestNet) -> Result<T, String>,
+) -> Result<T, String> {
+    builder
+        .run(async move |net| scenario(net).await.map_err(Failed))
+        .await
+        .map_err(|Failed(e)| e)
+}
+
+/// A scenario's error inside [`on_testnet`]; a network that did not start says so.
+struct Failed(String);
+
+impl From<torp2p_testnet::Error> for Failed {
+    fn from(e: torp2p_testnet::Error) -> Self {
+        Failed(format!("the network did not start: {e}"))
+    }
+}
+
 /// Runs a command in the workspace root, echoing it, and fails if it fails.
 pub(crate) fn run(program: &str, args: &[&str]) -> Result<(), String> {
     eprintln!("xtask: running `{program} {}`", args.join(" "));
