@@ -203,6 +203,42 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// The workspace README's swarm example is compiled by no crate of its own: it must be,
+    /// line for line, the transport README's `SwarmBuilder` example, which is a doc test of
+    /// torp2p-transport.
+    #[test]
+    fn the_root_readme_example_is_the_transport_readmes() {
+        let read = |p: &str| std::fs::read_to_string(crate::root().join(p)).unwrap();
+        let root = rust_blocks(&read("README.md"));
+        let transport = rust_blocks(&read("crates/torp2p-transport/README.md"));
+        assert!(!root.is_empty(), "README.md has no rust example");
+        for block in &root {
+            assert!(
+                transport.contains(block),
+                "this example of README.md is not one of crates/torp2p-transport/README.md \
+                 (copy it from there, where it is compiled):\n{block}"
+            );
+        }
+    }
+
+    /// The fenced ```` ```rust ```` blocks of a markdown text.
+    fn rust_blocks(md: &str) -> Vec<String> {
+        let mut blocks = Vec::new();
+        let mut current: Option<String> = None;
+        for line in md.lines() {
+            match current.as_mut() {
+                None if line.starts_with("```rust") => current = Some(String::new()),
+                None => {}
+                Some(_) if line.starts_with("```") => blocks.extend(current.take()),
+                Some(block) => {
+                    block.push_str(line);
+                    block.push('\n');
+                }
+            }
+        }
+        blocks
+    }
+
     fn tempfile_dir() -> PathBuf {
         let d = std::env::temp_dir().join(format!("xtask-links-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);

@@ -44,12 +44,12 @@ pub(crate) fn e2e(args: &[String]) -> Result<(), String> {
         }
     };
     let ping = crate::ping_proc::build_ping()?;
-    crate::ping_proc::build_bin("torp2p-examples", "chat")?;
+    let chat = crate::ping_proc::build_example("torp2p-transport", "chat")?;
     let rt = runtime()?;
     let mut all = Vec::new();
     for i in 1..=runs {
         eprintln!("xtask e2e: run {i} of {runs}");
-        let t = rt.block_on(onion_echo_run(&ping))?;
+        let t = rt.block_on(onion_echo_run(&ping, &chat))?;
         print_timings(&t);
         all.push(t);
     }
@@ -108,11 +108,12 @@ fn proxy(addr: &LocalAddr) -> Proxy {
 /// connects to it through another client, echoes 64-byte messages, and checks that an
 /// unpublished address fails with the descriptor-not-found error; then the ping demo and the
 /// chat example as processes. On failure the network's directory is kept and named.
-async fn onion_echo_run(ping: &Path) -> Result<Timings, String> {
+async fn onion_echo_run(ping: &Path, chat: &Path) -> Result<Timings, String> {
     let t0 = Instant::now();
     crate::on_testnet(TestNet::builder(), async |net| {
         let mut t = scenario(net, t0).await?;
         (t.listener_ready, t.dialer_done) = ping_scenario(net, ping).await?;
+        chat_scenario(net, chat).await?;
         Ok(t)
     })
     .await
@@ -268,20 +269,19 @@ async fn ping_scenario(net: &TestNet, ping: &Path) -> Result<(Duration, Duration
     let out = dial(ping, &torrc, &again.addr, 2, false).await?;
     again.stop().await;
     check_pings(&out, 2, "dial after restart")?;
-
-    chat_scenario(net, &torrc).await?;
     Ok((listener_ready, dialer_done))
 }
 
-/// The request-response example between two onion peers.
-async fn chat_scenario(net: &TestNet, torrc: &Path) -> Result<(), String> {
-    let chat = crate::ping_proc::build_bin("torp2p-examples", "chat")?;
-    let mut cmd = tokio::process::Command::new(&chat);
-    cmd.arg("listen").env("TORP2P_TORRC_EXTRA", torrc);
+/// The transport's request-response example (`chat`, built by [`e2e`]) between two onion
+/// peers.
+async fn chat_scenario(net: &TestNet, chat: &Path) -> Result<(), String> {
+    let torrc = write_torrc(net)?;
+    let mut cmd = tokio::process::Command::new(chat);
+    cmd.arg("listen").env("TORP2P_TORRC_EXTRA", &torrc);
     let listener = Listener::start_command(cmd, net.dir().join("chat-listener.log")).await?;
-    let mut send = tokio::process::Command::new(&chat);
+    let mut send = tokio::process::Command::new(chat);
     send.args(["send", &listener.addr, "hello", "over", "tor"])
-        .env("TORP2P_TORRC_EXTRA", torrc)
+        .env("TORP2P_TORRC_EXTRA", &torrc)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let out = crate::ping_proc::Group::spawn(&mut send)

@@ -20,19 +20,33 @@ pub(crate) fn build_ping() -> Result<PathBuf, String> {
 
 /// Builds binary `bin` of `package` (debug profile) and returns its path.
 pub(crate) fn build_bin(package: &str, bin: &str) -> Result<PathBuf, String> {
+    build(&["--package", package, "--bin", bin], Path::new(bin))
+}
+
+/// Builds cargo example `example` of `package` (`cargo build --package <package> --example
+/// <example>`, debug profile) and returns its path, `target/debug/examples/<example>`.
+pub(crate) fn build_example(package: &str, example: &str) -> Result<PathBuf, String> {
+    build(
+        &["--package", package, "--example", example],
+        &Path::new("examples").join(example),
+    )
+}
+
+/// `cargo build --quiet <what>`, then the path of the artifact at `debug/<artifact>` in the
+/// target directory.
+fn build(what: &[&str], artifact: &Path) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    crate::run(
-        &cargo,
-        &["build", "--quiet", "--package", package, "--bin", bin],
-    )?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::root().join("target"));
-    let path = target.join("debug").join(bin);
+    let args: Vec<&str> = ["build", "--quiet"].iter().chain(what).copied().collect();
+    crate::run(&cargo, &args)?;
+    let path = crate::target_dir().join("debug").join(artifact);
     if path.is_file() {
         Ok(path)
     } else {
-        Err(format!("built {bin} but {} is missing", path.display()))
+        Err(format!(
+            "`cargo {}` succeeded but {} is missing",
+            args.join(" "),
+            path.display()
+        ))
     }
 }
 
