@@ -76,11 +76,13 @@ fn ensure_mdbook(cargo: &str) -> Result<String, String> {
     if let Some(p) = cargo_bin.as_ref().filter(|p| found(p)) {
         return Ok(p.display().to_string());
     }
-    eprintln!("xtask: mdbook is missing; installing it (cargo install mdbook {MDBOOK_VERSION})");
-    crate::run(
-        cargo,
-        &["install", "mdbook", "--locked", "--version", MDBOOK_VERSION],
-    )?;
+    let args = ["install", "mdbook", "--locked", "--version", MDBOOK_VERSION];
+    eprintln!(
+        "xtask: mdbook is not installed; it builds the book (docs/). Installing it into \
+         cargo's bin directory with `{cargo} {}`",
+        args.join(" ")
+    );
+    crate::run(cargo, &args)?;
     cargo_bin
         .filter(|p| found(p))
         .map(|p| p.display().to_string())

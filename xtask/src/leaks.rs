@@ -18,9 +18,21 @@ pub(crate) fn leaks(args: &[String]) -> Result<(), String> {
         return inside();
     }
     packages::ensure_tor()?;
-    packages::ensure("strace", "strace")?;
-    packages::ensure("ip", "iproute2")?;
-    let unshare = packages::ensure("unshare", "util-linux")?;
+    packages::ensure(
+        "strace",
+        "strace",
+        "the leak test records every connect() of both peers with it",
+    )?;
+    packages::ensure(
+        "ip",
+        "iproute2",
+        "the leak test brings up loopback in its network namespace with it",
+    )?;
+    let unshare = packages::ensure(
+        "unshare",
+        "util-linux",
+        "the leak test creates a loopback-only network namespace with it",
+    )?;
     ping_proc::build_ping()?;
     let probe = Command::new(&unshare).args(["--net", "true"]).output();
     match probe {
