@@ -37,7 +37,7 @@ pub(crate) fn docs() -> Result<(), String> {
     if !status.success() {
         return Err(format!("cargo doc failed ({status})"));
     }
-    copy_dir(&root.join("target").join("doc"), &site.join("api"))?;
+    copy_dir(&crate::target_dir().join("doc"), &site.join("api"))?;
 
     let broken = check_links(&site)?;
     if !broken.is_empty() {
