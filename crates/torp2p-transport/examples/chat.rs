@@ -53,7 +53,8 @@ async fn swarm(key: Option<tor::OnionKey>) -> Result<Swarm<Behaviour>, Box<dyn s
                 .upgrade(Version::V1Lazy)
                 .authenticate(noise::Config::new(id)?)
                 .multiplex(yamux::Config::default())
-                .timeout(Duration::from_secs(60)))
+                // Longer than a dial through tor (120 s by default), which it includes.
+                .timeout(Duration::from_secs(150)))
         })?
         .with_behaviour(|_| {
             Behaviour::new(

@@ -36,7 +36,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .upgrade(Version::V1Lazy)
                 .authenticate(noise::Config::new(id)?)
                 .multiplex(yamux::Config::default())
-                .timeout(Duration::from_secs(60))) // Tor is slow: allow for it
+                // Longer than a dial through tor (120 s by default), which it includes.
+                .timeout(Duration::from_secs(150)))
         })?
         .with_behaviour(|_| ping::Behaviour::default())?
         .build();
