@@ -37,7 +37,7 @@ pub(crate) fn docs() -> Result<(), String> {
     if !status.success() {
         return Err(format!("cargo doc failed ({status})"));
     }
-    copy_dir(&root.join("target").join("doc"), &site.join("api"))?;
+    copy_dir(&crate::target_dir().join("doc"), &site.join("api"))?;
 
     let broken = check_links(&site)?;
     if !broken.is_empty() {
@@ -76,11 +76,13 @@ fn ensure_mdbook(cargo: &str) -> Result<String, String> {
     if let Some(p) = cargo_bin.as_ref().filter(|p| found(p)) {
         return Ok(p.display().to_string());
     }
-    eprintln!("xtask: mdbook is missing; installing it (cargo install mdbook {MDBOOK_VERSION})");
-    crate::run(
-        cargo,
-        &["install", "mdbook", "--locked", "--version", MDBOOK_VERSION],
-    )?;
+    let args = ["install", "mdbook", "--locked", "--version", MDBOOK_VERSION];
+    eprintln!(
+        "xtask: mdbook is not installed; it builds the book (docs/). Installing it into \
+         cargo's bin directory with `{cargo} {}`",
+        args.join(" ")
+    );
+    crate::run(cargo, &args)?;
     cargo_bin
         .filter(|p| found(p))
         .map(|p| p.display().to_string())
@@ -201,6 +203,42 @@ mod tests {
         std::fs::write(dir.join("there.html"), "").unwrap();
         assert_eq!(check_links(&dir).unwrap(), ["index.html: gone.html#y"]);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The workspace README's swarm example is compiled by no crate of its own: it must be,
+    /// line for line, the transport README's `SwarmBuilder` example, which is a doc test of
+    /// torp2p-transport.
+    #[test]
+    fn the_root_readme_example_is_the_transport_readmes() {
+        let read = |p: &str| std::fs::read_to_string(crate::root().join(p)).unwrap();
+        let root = rust_blocks(&read("README.md"));
+        let transport = rust_blocks(&read("crates/torp2p-transport/README.md"));
+        assert!(!root.is_empty(), "README.md has no rust example");
+        for block in &root {
+            assert!(
+                transport.contains(block),
+                "this example of README.md is not one of crates/torp2p-transport/README.md \
+                 (copy it from there, where it is compiled):\n{block}"
+            );
+        }
+    }
+
+    /// The fenced ```` ```rust ```` blocks of a markdown text.
+    fn rust_blocks(md: &str) -> Vec<String> {
+        let mut blocks = Vec::new();
+        let mut current: Option<String> = None;
+        for line in md.lines() {
+            match current.as_mut() {
+                None if line.starts_with("```rust") => current = Some(String::new()),
+                None => {}
+                Some(_) if line.starts_with("```") => blocks.extend(current.take()),
+                Some(block) => {
+                    block.push_str(line);
+                    block.push('\n');
+                }
+            }
+        }
+        blocks
     }
 
     fn tempfile_dir() -> PathBuf {

@@ -1,4 +1,4 @@
-//! `cargo xtask e2e` and `cargo xtask tornet`: scenarios on a private Tor network.
+//! `cargo xtask e2e`: the end-to-end scenario on a private Tor network, with timings.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ use torp2p_daemon::{LocalAddr, OnionKey, OnionServiceOptions, PortMapping, Publi
 use torp2p_socks::DialError;
 use torp2p_testnet::TestNet;
 
-use crate::ping_procs::{DialOutcome, Listener, dial, write_torrc};
+use crate::ping_proc::{DialOutcome, Listener, dial, write_torrc};
 
 /// Timings of one run, each from the start of the run.
 #[derive(Debug, Clone, Copy)]
@@ -25,13 +25,8 @@ struct Timings {
     dialer_done: Duration,
 }
 
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
+/// bench.rs (being moved out of xtask) still calls it by this path.
+pub(crate) use crate::runtime;
 
 /// `cargo xtask e2e [--runs N]`.
 pub(crate) fn e2e(args: &[String]) -> Result<(), String> {
@@ -48,13 +43,13 @@ pub(crate) fn e2e(args: &[String]) -> Result<(), String> {
             ));
         }
     };
-    let ping = crate::ping_procs::build_ping()?;
-    crate::ping_procs::build_bin("torp2p-examples", "chat")?;
+    let ping = crate::ping_proc::build_ping()?;
+    let chat = crate::ping_proc::build_example("torp2p-transport", "chat")?;
     let rt = runtime()?;
     let mut all = Vec::new();
     for i in 1..=runs {
         eprintln!("xtask e2e: run {i} of {runs}");
-        let t = rt.block_on(onion_echo_run(&ping))?;
+        let t = rt.block_on(onion_echo_run(&ping, &chat))?;
         print_timings(&t);
         all.push(t);
     }
@@ -104,31 +99,17 @@ fn summarize(all: &[Timings]) {
 
 /// Starts a network, publishes an onion service from one client to a local echo server,
 /// connects to it through another client, echoes 64-byte messages, and checks that an
-/// unpublished address fails with the descriptor-not-found error. On failure the network's
-/// directory is kept and named.
-async fn onion_echo_run(ping: &Path) -> Result<Timings, String> {
+/// unpublished address fails with the descriptor-not-found error; then the ping demo and the
+/// chat example as processes. On failure the network's directory is kept and named.
+async fn onion_echo_run(ping: &Path, chat: &Path) -> Result<Timings, String> {
     let t0 = Instant::now();
-    let net = TestNet::builder()
-        .start()
-        .await
-        .map_err(|e| format!("network did not start: {e}"))?;
-    let result = match scenario(&net, t0).await {
-        Ok(mut t) => ping_scenario(&net, ping).await.map(|(ready, done)| {
-            t.listener_ready = ready;
-            t.dialer_done = done;
-            t
-        }),
-        Err(e) => Err(e),
-    };
-    if result.is_err() {
-        net.keep_dir();
-        eprintln!(
-            "xtask e2e: the network's logs are in {}",
-            net.dir().display()
-        );
-    }
-    net.shutdown().await;
-    result
+    crate::on_testnet(TestNet::builder(), async |net| {
+        let mut t = scenario(net, t0).await?;
+        (t.listener_ready, t.dialer_done) = ping_scenario(net, ping).await?;
+        chat_scenario(net, chat).await?;
+        Ok(t)
+    })
+    .await
 }
 
 async fn scenario(net: &TestNet, t0: Instant) -> Result<Timings, String> {
@@ -280,23 +261,22 @@ async fn ping_scenario(net: &TestNet, ping: &Path) -> Result<(Duration, Duration
     let out = dial(ping, &torrc, &again.addr, 2, false).await?;
     again.stop().await;
     check_pings(&out, 2, "dial after restart")?;
-
-    chat_scenario(net, &torrc).await?;
     Ok((listener_ready, dialer_done))
 }
 
-/// The request-response example between two onion peers.
-async fn chat_scenario(net: &TestNet, torrc: &Path) -> Result<(), String> {
-    let chat = crate::ping_procs::build_bin("torp2p-examples", "chat")?;
-    let mut cmd = tokio::process::Command::new(&chat);
-    cmd.arg("listen").env("TORP2P_TORRC_EXTRA", torrc);
+/// The transport's request-response example (`chat`, built by [`e2e`]) between two onion
+/// peers.
+async fn chat_scenario(net: &TestNet, chat: &Path) -> Result<(), String> {
+    let torrc = write_torrc(net)?;
+    let mut cmd = tokio::process::Command::new(chat);
+    cmd.arg("listen").env("TORP2P_TORRC_EXTRA", &torrc);
     let listener = Listener::start_command(cmd, net.dir().join("chat-listener.log")).await?;
-    let mut send = tokio::process::Command::new(&chat);
+    let mut send = tokio::process::Command::new(chat);
     send.args(["send", &listener.addr, "hello", "over", "tor"])
-        .env("TORP2P_TORRC_EXTRA", torrc)
+        .env("TORP2P_TORRC_EXTRA", &torrc)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let out = crate::ping_procs::Group::spawn(&mut send)
+    let out = crate::ping_proc::Group::spawn(&mut send)
         .map_err(|e| format!("cannot run {}: {e}", chat.display()))?
         .output_within(Duration::from_secs(180))
         .await
@@ -328,42 +308,4 @@ fn check_pings(out: &DialOutcome, count: usize, what: &str) -> Result<(), String
             out.status, out.stdout, out.stderr
         ))
     }
-}
-
-/// `cargo xtask tornet`: a network in the foreground until Ctrl-C.
-pub(crate) fn tornet() -> Result<(), String> {
-    let rt = runtime()?;
-    rt.block_on(async {
-        let net = TestNet::builder()
-            .keep_dir(true)
-            .start()
-            .await
-            .map_err(|e| format!("network did not start: {e}"))?;
-        let torrc = net.dir().join("client.torrc");
-        std::fs::write(&torrc, net.client_torrc().join("\n") + "\n")
-            .map_err(|e| format!("cannot write {}: {e}", torrc.display()))?;
-        println!(
-            "A private Tor network is running on 127.0.0.1 ({} tors).",
-            net.pids().len()
-        );
-        println!("Files and logs: {}", net.dir().display());
-        println!(
-            "To join it, add these lines to a tor's torrc (they are in {}):",
-            torrc.display()
-        );
-        for l in net.client_torrc() {
-            println!("    {l}");
-        }
-        println!(
-            "The ping demo joins with: --torrc-extra {}",
-            torrc.display()
-        );
-        println!("Press Ctrl-C to stop.");
-        tokio::signal::ctrl_c()
-            .await
-            .map_err(|e| format!("cannot wait for Ctrl-C: {e}"))?;
-        println!("stopping the network");
-        net.shutdown().await;
-        Ok(())
-    })
 }

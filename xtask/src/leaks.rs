@@ -11,17 +11,29 @@ use data_encoding::{BASE64, BASE64_NOPAD, HEXLOWER, HEXUPPER};
 use torp2p_testnet::TestNet;
 
 use crate::packages;
-use crate::ping_procs::{self, Listener};
+use crate::ping_proc::{self, Listener};
 
 pub(crate) fn leaks(args: &[String]) -> Result<(), String> {
     if args.first().map(String::as_str) == Some("--inside") {
         return inside();
     }
     packages::ensure_tor()?;
-    packages::ensure("strace", "strace")?;
-    packages::ensure("ip", "iproute2")?;
-    let unshare = packages::ensure("unshare", "util-linux")?;
-    ping_procs::build_ping()?;
+    packages::ensure(
+        "strace",
+        "strace",
+        "the leak test records every connect() of both peers with it",
+    )?;
+    packages::ensure(
+        "ip",
+        "iproute2",
+        "the leak test brings up loopback in its network namespace with it",
+    )?;
+    let unshare = packages::ensure(
+        "unshare",
+        "util-linux",
+        "the leak test creates a loopback-only network namespace with it",
+    )?;
+    ping_proc::build_ping()?;
     let probe = Command::new(&unshare).args(["--net", "true"]).output();
     match probe {
         Ok(o) if o.status.success() => {}
@@ -65,25 +77,15 @@ fn inside() -> Result<(), String> {
             "the namespace should have only loopback, it has:\n{links}"
         ));
     }
-    let ping = ping_procs::build_ping()?;
-    let rt = crate::e2e::runtime()?;
-    rt.block_on(async {
-        let net = TestNet::builder()
-            .start()
-            .await
-            .map_err(|e| format!("network did not start: {e}"))?;
-        let result = scenario(&net, &ping).await;
-        if result.is_err() {
-            net.keep_dir();
-            eprintln!("xtask leaks: files kept in {}", net.dir().display());
-        }
-        net.shutdown().await;
-        result
-    })
+    let ping = ping_proc::build_ping()?;
+    let rt = crate::runtime()?;
+    rt.block_on(crate::on_testnet(TestNet::builder(), async |net| {
+        scenario(net, &ping).await
+    }))
 }
 
 async fn scenario(net: &TestNet, ping: &Path) -> Result<(), String> {
-    let torrc = ping_procs::write_torrc(net)?;
+    let torrc = ping_proc::write_torrc(net)?;
     let dir = net.dir();
     let key = dir.join("leak-listener.key");
     let listen_trace = dir.join("strace-listener.txt");
@@ -134,7 +136,7 @@ async fn scenario(net: &TestNet, ping: &Path) -> Result<(), String> {
         .env("RUST_LOG", "trace")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let out = ping_procs::Group::spawn(&mut dialer)
+    let out = ping_proc::Group::spawn(&mut dialer)
         .map_err(|e| format!("cannot run the dialer under strace: {e}"))?
         .output_within(Duration::from_secs(300))
         .await

@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod demo;
 mod docs;
 mod e2e;
 mod leaks;
 mod packages;
-mod ping_procs;
+mod ping_proc;
+mod tornet;
 
 const HELP: &str = "\
 cargo xtask <command>
@@ -33,12 +35,12 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
-        Some("demo") => packages::ensure_tor().and_then(|()| ping_procs::demo()),
+        Some("demo") => packages::ensure_tor().and_then(|()| demo::demo()),
         Some("docs") => docs::docs(),
         Some("leaks") => leaks::leaks(&args[1..]),
         Some("e2e") => packages::ensure_tor().and_then(|()| e2e::e2e(&args[1..])),
         Some("bench") => packages::ensure_tor().and_then(|()| bench::bench(&args[1..])),
-        Some("tornet") => packages::ensure_tor().and_then(|()| e2e::tornet()),
+        Some("tornet") => packages::ensure_tor().and_then(|()| tornet::tornet()),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())
@@ -58,6 +60,45 @@ fn main() -> ExitCode {
 pub(crate) fn root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR` if set (relative to the workspace root, as
+/// cargo takes it), else `target/` in the workspace root.
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(|d| root().join(d))
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// The async runtime the scenarios run on: two workers, as on a small CI machine.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// Runs `scenario` on a private Tor network started from `builder`, with xtask's errors as
+/// text: [`torp2p_testnet::Builder::run`], so that on failure the network's directory is kept
+/// and its path printed, and the network is always shut down.
+pub(crate) async fn on_testnet<T>(
+    builder: torp2p_testnet::Builder,
+    scenario: impl AsyncFnOnce(&mut torp2p_testnet::TestNet) -> Result<T, String>,
+) -> Result<T, String> {
+    builder
+        .run(async move |net| scenario(net).await.map_err(Failed))
+        .await
+        .map_err(|Failed(e)| e)
+}
+
+/// A scenario's error inside [`on_testnet`]; a network that did not start says so.
+struct Failed(String);
+
+impl From<torp2p_testnet::Error> for Failed {
+    fn from(e: torp2p_testnet::Error) -> Self {
+        Failed(format!("the network did not start: {e}"))
+    }
 }
 
 /// Runs a command in the workspace root, echoing it, and fails if it fails.

@@ -19,8 +19,10 @@ use torp2p_transport as tor;
 use crate::cli::{Cli, Command};
 use crate::progress;
 
-/// How long a connection upgrade (noise + yamux over Tor) may take.
-const UPGRADE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an outgoing connection may take, upgrade (noise + yamux over Tor) included:
+/// libp2p's timeout wraps the dial too, so it is longer than the dial through tor (120 s by
+/// default), as in torp2p-transport's README.
+const UPGRADE_TIMEOUT: Duration = Duration::from_secs(150);
 
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
     // Check what the user gave before starting tor: a typo should not cost a bootstrap.

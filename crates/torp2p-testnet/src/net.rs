@@ -133,6 +133,42 @@ impl Builder {
             }
         }
     }
+
+    /// Starts the network, runs `scenario` on it, and shuts it down, whatever the outcome: the
+    /// one way to run a test on a private network.
+    ///
+    /// - If the network does not start, `scenario` is not run and the error is returned
+    ///   (converted into `E`); the directory is kept and the error names it, as with
+    ///   [`Builder::start`].
+    /// - If `scenario` returns `Err`, the network's directory is kept and its path printed on
+    ///   stderr (`torp2p-testnet: network files kept in ...`), so that every node's log can be
+    ///   read after the failure.
+    /// - If `scenario` returns `Ok`, the directory is deleted (unless [`Builder::keep_dir`] or
+    ///   [`Builder::base_dir`] asked to keep it).
+    /// - If `scenario` panics, the network is dropped while unwinding: its tors are killed and
+    ///   its directory kept and printed (see [`TestNet`]).
+    ///
+    /// Except on a panic, every tor of the network is reaped before this returns
+    /// ([`TestNet::shutdown`]). Clients that `scenario` spawned are its own to shut down.
+    ///
+    /// `E` is the scenario's error type; `Box<dyn std::error::Error>` works, as does any error
+    /// type with a `From<torp2p_testnet::Error>` conversion.
+    pub async fn run<T, E>(
+        self,
+        scenario: impl AsyncFnOnce(&mut TestNet) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<Error>,
+    {
+        let mut net = self.start().await?;
+        let result = scenario(&mut net).await;
+        if result.is_err() {
+            // Printed by the drop at the end of `shutdown`.
+            net.keep_dir();
+        }
+        net.shutdown().await;
+        result
+    }
 }
 
 impl Default for Builder {

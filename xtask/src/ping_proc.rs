@@ -1,4 +1,6 @@
-//! The ping demo as real processes: `cargo xtask demo`, and the process part of `e2e`.
+//! The demo programs as real processes, for `cargo xtask demo`, `e2e` and `leaks`: build
+//! them, start a listener and wait for its address, run a dialer, each in a process group of
+//! its own.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -18,19 +20,33 @@ pub(crate) fn build_ping() -> Result<PathBuf, String> {
 
 /// Builds binary `bin` of `package` (debug profile) and returns its path.
 pub(crate) fn build_bin(package: &str, bin: &str) -> Result<PathBuf, String> {
+    build(&["--package", package, "--bin", bin], Path::new(bin))
+}
+
+/// Builds cargo example `example` of `package` (`cargo build --package <package> --example
+/// <example>`, debug profile) and returns its path, `target/debug/examples/<example>`.
+pub(crate) fn build_example(package: &str, example: &str) -> Result<PathBuf, String> {
+    build(
+        &["--package", package, "--example", example],
+        &Path::new("examples").join(example),
+    )
+}
+
+/// `cargo build --quiet <what>`, then the path of the artifact at `debug/<artifact>` in the
+/// target directory.
+fn build(what: &[&str], artifact: &Path) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    crate::run(
-        &cargo,
-        &["build", "--quiet", "--package", package, "--bin", bin],
-    )?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::root().join("target"));
-    let path = target.join("debug").join(bin);
+    let args: Vec<&str> = ["build", "--quiet"].iter().chain(what).copied().collect();
+    crate::run(&cargo, &args)?;
+    let path = crate::target_dir().join("debug").join(artifact);
     if path.is_file() {
         Ok(path)
     } else {
-        Err(format!("built {bin} but {} is missing", path.display()))
+        Err(format!(
+            "`cargo {}` succeeded but {} is missing",
+            args.join(" "),
+            path.display()
+        ))
     }
 }
 
@@ -258,50 +274,4 @@ pub(crate) async fn dial(
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         elapsed: started.elapsed(),
     })
-}
-
-/// `cargo xtask demo`: two peers ping each other over a private Tor network.
-pub(crate) fn demo() -> Result<(), String> {
-    let bin = build_ping()?;
-    let rt = crate::e2e::runtime()?;
-    rt.block_on(async {
-        println!(
-            "Starting a private Tor network on 127.0.0.1 (3 directory authorities, 4 relays)..."
-        );
-        let net = TestNet::builder()
-            .start()
-            .await
-            .map_err(|e| format!("the network did not start: {e}"))?;
-        let result = demo_on(&net, &bin).await;
-        if result.is_err() {
-            net.keep_dir();
-            eprintln!("the network's logs are in {}", net.dir().display());
-        }
-        net.shutdown().await;
-        result
-    })
-}
-
-async fn demo_on(net: &TestNet, bin: &Path) -> Result<(), String> {
-    let torrc = write_torrc(net)?;
-    println!("Network ready. Starting the listener (its own tor, an onion service)...");
-    let listener = Listener::start(
-        bin,
-        &torrc,
-        &net.dir().join("listener.key"),
-        net.dir().join("listener.log"),
-    )
-    .await?;
-    println!("Listener reachable at {}", listener.addr);
-    println!("Dialing it from a second peer (its own tor) and pinging 5 times:\n");
-    let out = dial(bin, &torrc, &listener.addr, 5, true).await?;
-    listener.stop().await;
-    if out.status.success() {
-        println!(
-            "\nDone: two peers pinged each other over onion services, nobody learned an IP address."
-        );
-        Ok(())
-    } else {
-        Err(format!("the dialer failed ({})", out.status))
-    }
 }

@@ -1,12 +1,18 @@
 //! A request-response chat between two onion peers.
 //!
 //! ```text
-//! chat listen                      print this peer's address, answer every message
-//! chat send <multiaddr> <message>  send one message, print the answer, exit
+//! cargo run -p torp2p-transport --example chat -- listen
+//!     print this peer's address, answer every message
+//! cargo run -p torp2p-transport --example chat -- send <multiaddr> <message>
+//!     send one message, print the answer, exit
 //! ```
 //!
 //! Both peers are reachable only as onion services; neither learns the other's IP address.
 //! Set `TORP2P_TORRC_EXTRA=<client.torrc>` to join a private network (`cargo xtask tornet`).
+//!
+//! This file stands alone: copy it into your project's `src/main.rs` with the dependencies
+//! `torp2p-transport`, `futures`, `tokio` (features `macros`, `rt-multi-thread`) and `libp2p`
+//! (features `tokio`, `noise`, `yamux`, `request-response`, `cbor`).
 
 use std::time::Duration;
 
@@ -47,7 +53,8 @@ async fn swarm(key: Option<tor::OnionKey>) -> Result<Swarm<Behaviour>, Box<dyn s
                 .upgrade(Version::V1Lazy)
                 .authenticate(noise::Config::new(id)?)
                 .multiplex(yamux::Config::default())
-                .timeout(Duration::from_secs(60)))
+                // Longer than a dial through tor (120 s by default), which it includes.
+                .timeout(Duration::from_secs(150)))
         })?
         .with_behaviour(|_| {
             Behaviour::new(

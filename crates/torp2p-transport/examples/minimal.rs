@@ -1,12 +1,17 @@
 //! The smallest torp2p program: a libp2p swarm whose only transport is Tor.
 //!
 //! ```text
-//! minimal                    listen on a fresh onion address, print it, answer pings
-//! minimal <multiaddr>        dial that address and ping it
+//! cargo run -p torp2p-transport --example minimal                 listen on a fresh onion
+//!                                                                 address, print it, answer pings
+//! cargo run -p torp2p-transport --example minimal -- <multiaddr>  dial that address, ping it
 //! ```
 //!
 //! It starts a tor of its own on the real Tor network. To join a private network instead
 //! (`cargo xtask tornet` writes the file), set `TORP2P_TORRC_EXTRA=<client.torrc>`.
+//!
+//! This file stands alone: copy it into your project's `src/main.rs` with the dependencies
+//! `torp2p-transport`, `futures`, `tokio` (features `macros`, `rt-multi-thread`) and `libp2p`
+//! (features `tokio`, `noise`, `yamux`, `ping`).
 
 use std::time::Duration;
 
@@ -31,7 +36,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .upgrade(Version::V1Lazy)
                 .authenticate(noise::Config::new(id)?)
                 .multiplex(yamux::Config::default())
-                .timeout(Duration::from_secs(60))) // Tor is slow: allow for it
+                // Longer than a dial through tor (120 s by default), which it includes.
+                .timeout(Duration::from_secs(150)))
         })?
         .with_behaviour(|_| ping::Behaviour::default())?
         .build();
