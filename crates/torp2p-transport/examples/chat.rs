@@ -129,16 +129,10 @@ async fn send(addr: Multiaddr, message: String) -> Result<(), Box<dyn std::error
 }
 
 /// A tor of our own; joined to a private network if `TORP2P_TORRC_EXTRA` names a torrc file.
-fn tor_config() -> std::io::Result<tor::daemon::Config> {
-    let mut config = tor::daemon::Config::new();
-    if let Some(path) = std::env::var_os("TORP2P_TORRC_EXTRA") {
-        let lines = std::fs::read_to_string(path)?;
-        config = config.with_torrc_lines(
-            lines
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(String::from),
-        );
+fn tor_config() -> Result<tor::daemon::Config, tor::daemon::Error> {
+    let config = tor::daemon::Config::new();
+    match std::env::var_os("TORP2P_TORRC_EXTRA") {
+        Some(path) => config.with_torrc_file(path),
+        None => Ok(config),
     }
-    Ok(config)
 }
