@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::mpsc;
-use torp2p_socks::LocalAddr;
+use torp2p_addr::{OnionAddress, OnionSocketAddr};
+use torp2p_socks::{Config, DialTarget, LocalAddr};
 
 /// What the server does with one connection.
 #[derive(Debug, Clone)]
@@ -255,4 +256,23 @@ async fn echo<S: AsyncRead + AsyncWrite + Unpin>(socket: &mut S) -> io::Result<(
         }
         socket.write_all(&buf[..n]).await?;
     }
+}
+
+/// An onion target nobody runs.
+pub fn onion_target() -> DialTarget {
+    let address = OnionAddress::from_public_key([7; 32]);
+    DialTarget::Onion(OnionSocketAddr::new(address, 4242).unwrap())
+}
+
+/// A DNS target on port 443.
+pub fn dns_target(name: &str) -> DialTarget {
+    DialTarget::Dns {
+        name: name.to_owned(),
+        port: 443,
+    }
+}
+
+/// The default dial without the 0xF0 retry.
+pub fn no_retry() -> Config {
+    Config::new().with_descriptor_retries(0)
 }
