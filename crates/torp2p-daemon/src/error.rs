@@ -167,6 +167,13 @@ pub enum Error {
         problem: KeyProblem,
     },
 
+    /// The operating system gave no random bytes for a new key.
+    #[error("no randomness from the operating system for a new key: {reason}")]
+    NoRandomness {
+        /// What the OS said.
+        reason: String,
+    },
+
     /// A torrc line we were given cannot be written to a torrc.
     #[error("the torrc line {line:?} contains a line break or NUL: give one option per line")]
     TorrcLine {
@@ -254,6 +261,19 @@ pub enum KeyProblem {
         "does not start with `== ed25519v1-secret: type0 ==`: not a tor v3 onion service secret key"
     )]
     WrongHeader,
+    /// Not a client authorization public-key file (`<name>.auth`).
+    #[error(
+        "is not a tor client authorization file: expected one line `descriptor:x25519:<52 base32 characters>`"
+    )]
+    NotAuthFile,
+    /// Not a client authorization private-key file (`<name>.auth_private`).
+    #[error(
+        "is not a tor client authorization private-key file: expected one line `<56-character onion address>:descriptor:x25519:<52 base32 characters>`"
+    )]
+    NotAuthPrivateFile,
+    /// Not an x25519 key in base32.
+    #[error("is not an x25519 key: expected 52 base32 characters (A-Z, 2-7)")]
+    NotX25519Key,
     /// The scalar is not clamped as ed25519 requires.
     #[error(
         "the bytes are not an expanded ed25519 secret key (the scalar is not clamped): a corrupted file, or a seed given instead of an expanded key"

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod client_auth;
 mod config;
 mod control;
 mod error;
@@ -16,6 +17,7 @@ mod shared;
 mod tor;
 mod wait;
 
+pub use client_auth::{ClientAuthKey, ClientAuthPublicKey};
 pub use config::{AttachConfig, AuthMethod, Config, Listeners};
 pub use error::{Error, KeyProblem, Result};
 pub use events::{BootstrapStatus, UploadState};

@@ -9,6 +9,7 @@ use torp2p_addr::OnionAddress;
 
 use torp2p_addr::LocalAddr;
 
+use crate::client_auth::ClientAuthPublicKey;
 use crate::error::{Error, Result};
 use crate::events::UploadState;
 use crate::key::OnionKey;
@@ -38,7 +39,7 @@ pub struct PowDefenses {
 #[derive(Debug, Clone, Default)]
 pub struct OnionServiceOptions {
     max_streams: Option<u16>,
-    client_auth_v3: Vec<[u8; 32]>,
+    client_auth_v3: Vec<ClientAuthPublicKey>,
     pow: Option<PowDefenses>,
 }
 
@@ -54,9 +55,10 @@ impl OnionServiceOptions {
         self
     }
 
-    /// Only clients holding the x25519 secret key matching `public_key` may connect
-    /// (`ClientAuthV3`); call once per authorized client.
-    pub fn with_authorized_client(mut self, public_key: [u8; 32]) -> Self {
+    /// Only clients holding the [`ClientAuthKey`](crate::ClientAuthKey) of `public_key` (and
+    /// of the others given this way) may connect (`ClientAuthV3`); call once per authorized
+    /// client. Others get tor's "client authorization missing" or "wrong" answer.
+    pub fn with_authorized_client(mut self, public_key: ClientAuthPublicKey) -> Self {
         self.client_auth_v3.push(public_key);
         self
     }
@@ -304,7 +306,10 @@ fn add_onion_command(
         cmd.push_str(&format!(" Port={},{target}", p.virtual_port));
     }
     for k in &options.client_auth_v3 {
-        cmd.push_str(&format!(" ClientAuthV3={}", BASE32_NOPAD.encode(k)));
+        cmd.push_str(&format!(
+            " ClientAuthV3={}",
+            BASE32_NOPAD.encode(&k.to_bytes())
+        ));
     }
     Ok(cmd)
 }
@@ -322,7 +327,7 @@ mod tests {
         }];
         let opts = OnionServiceOptions::new()
             .with_max_streams(8)
-            .with_authorized_client([1; 32])
+            .with_authorized_client(ClientAuthPublicKey::from_bytes([1; 32]))
             .with_pow_defenses(PowDefenses {
                 queue_rate: 100,
                 queue_burst: 200,

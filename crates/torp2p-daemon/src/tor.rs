@@ -8,6 +8,7 @@ use data_encoding::BASE64;
 use tokio::sync::watch;
 use torp2p_addr::{LocalAddr, OnionAddress};
 
+use crate::client_auth::ClientAuthKey;
 use crate::config::{AttachConfig, AuthMethod, Config};
 use crate::control::ControlConn;
 use crate::error::{Error, Result};
@@ -280,21 +281,42 @@ impl Tor {
     }
 
     /// Lets this tor reach an onion service that requires client authorization
-    /// (`ONION_CLIENT_AUTH_ADD`), with the client's x25519 secret key.
-    pub async fn add_client_auth(
-        &self,
-        address: &OnionAddress,
-        x25519_secret: &[u8; 32],
-    ) -> Result<()> {
+    /// (`ONION_CLIENT_AUTH_ADD`), with the client's key. Adding a key again for the same
+    /// address replaces it.
+    pub async fn add_client_auth(&self, address: &OnionAddress, key: &ClientAuthKey) -> Result<()> {
         let cmd = format!(
             "ONION_CLIENT_AUTH_ADD {} x25519:{}",
             address.to_base32(),
-            BASE64.encode(x25519_secret)
+            BASE64.encode(key.secret_bytes())
         );
-        self.inner
+        match self
+            .inner
             .command(&cmd, "ONION_CLIENT_AUTH_ADD <service> x25519:<redacted>")
             .await
-            .map(drop)
+        {
+            // 251: "Client for onion existed and replaced"; 252: "Registered client and
+            // decrypted desc" (control-spec): successes too.
+            Ok(_)
+            | Err(Error::Command {
+                code: 251 | 252, ..
+            }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether this tor holds a client authorization key for the onion service at `address`
+    /// (`ONION_CLIENT_AUTH_VIEW`; the key itself is neither returned nor logged).
+    pub async fn has_client_auth(&self, address: &OnionAddress) -> Result<bool> {
+        let id = address.to_base32();
+        let lines = self
+            .inner
+            .command(
+                &format!("ONION_CLIENT_AUTH_VIEW {id}"),
+                "ONION_CLIENT_AUTH_VIEW <service>",
+            )
+            .await?;
+        let client = format!("CLIENT {id} ");
+        Ok(lines.iter().any(|l| l.starts_with(&client)))
     }
 
     /// Whether tor has gone away (exited, or its control connection closed).

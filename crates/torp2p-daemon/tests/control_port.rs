@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use torp2p_daemon::{
-    AttachConfig, AuthMethod, Config, Error, LocalAddr, OnionKey, OnionServiceOptions, PortMapping,
-    PowDefenses, Tor,
+    AttachConfig, AuthMethod, ClientAuthKey, Config, Error, LocalAddr, OnionKey,
+    OnionServiceOptions, PortMapping, PowDefenses, Tor,
 };
 
 fn offline() -> Config {
@@ -193,7 +193,7 @@ async fn add_and_remove_onion_service() {
             }],
             &OnionServiceOptions::new()
                 .with_max_streams(4)
-                .with_authorized_client([7; 32])
+                .with_authorized_client(ClientAuthKey::generate().unwrap().public_key())
                 .with_pow_defenses(PowDefenses {
                     queue_rate: 100,
                     queue_burst: 200,
@@ -336,9 +336,23 @@ async fn tor_refuses_a_duplicate_service() {
 async fn client_auth_is_accepted_by_tor() {
     let tor = Tor::spawn(offline()).await.unwrap();
     let service = OnionKey::generate().onion_address();
-    tor.add_client_auth(&service, &[9; 32]).await.unwrap();
-    let listed = tor.get_info("onions/current").await;
-    assert!(listed.is_ok());
+    let other = OnionKey::generate().onion_address();
+    assert!(!tor.has_client_auth(&service).await.unwrap());
+    let key = ClientAuthKey::generate().unwrap();
+    tor.add_client_auth(&service, &key).await.unwrap();
+    assert!(
+        tor.has_client_auth(&service).await.unwrap(),
+        "tor holds the key"
+    );
+    assert!(
+        !tor.has_client_auth(&other).await.unwrap(),
+        "for that service only"
+    );
+    // Again, with another key: tor replaces it and still holds one.
+    tor.add_client_auth(&service, &ClientAuthKey::generate().unwrap())
+        .await
+        .unwrap();
+    assert!(tor.has_client_auth(&service).await.unwrap());
     tor.shutdown().await;
 }
 
@@ -555,7 +569,10 @@ fn futures_are_send(tor: Tor, service: torp2p_daemon::OnionService, key: OnionKe
     send(tor.wait_bootstrapped(Duration::from_secs(1)));
     send(tor.get_info("version"));
     send(tor.add_onion_service(&key, &[], &OnionServiceOptions::new()));
-    send(tor.add_client_auth(&key.onion_address(), &[0; 32]));
+    send(tor.add_client_auth(
+        &key.onion_address(),
+        &ClientAuthKey::from_secret_bytes([0; 32]),
+    ));
     send(tor.gone());
     send(service.wait_published(
         torp2p_daemon::Publication::default(),

@@ -2,8 +2,12 @@
 
 use std::time::Duration;
 
-use torp2p_addr::LocalAddr;
-use torp2p_daemon::{AttachConfig, OnionKey, OnionServiceOptions, Publication};
+use std::collections::HashMap;
+
+use torp2p_addr::{LocalAddr, OnionAddress};
+use torp2p_daemon::{
+    AttachConfig, ClientAuthKey, ClientAuthPublicKey, OnionKey, OnionServiceOptions, Publication,
+};
 use torp2p_socks::Isolation;
 
 /// Where [`Transport::new`](crate::Transport::new) gets its tor daemon. (A [`Tor`] handle you
@@ -74,6 +78,7 @@ pub struct Config {
     pub(crate) publish_timeout: Duration,
     pub(crate) keys: Vec<OnionKey>,
     pub(crate) service_options: OnionServiceOptions,
+    pub(crate) client_auth: HashMap<OnionAddress, ClientAuthKey>,
 }
 
 impl Config {
@@ -94,7 +99,8 @@ impl Config {
     /// - no onion service keys (so no address to listen on until you add one with
     ///   [`with_key`](Self::with_key));
     /// - onion service options: [`OnionServiceOptions::new`] (no stream limit, no client
-    ///   authorization, no proof-of-work defenses).
+    ///   authorization, no proof-of-work defenses);
+    /// - no client authorization keys for dialing.
     pub fn new() -> Self {
         Self {
             tor: None,
@@ -106,6 +112,7 @@ impl Config {
             publish_timeout: Duration::from_secs(120),
             keys: Vec::new(),
             service_options: OnionServiceOptions::new(),
+            client_auth: HashMap::new(),
         }
     }
 
@@ -178,6 +185,29 @@ impl Config {
     /// authorization, proof-of-work defenses).
     pub fn with_onion_service_options(mut self, options: OnionServiceOptions) -> Self {
         self.service_options = options;
+        self
+    }
+
+    /// Listening: lets the client holding the secret half of `public_key` connect to this
+    /// transport's onion services, and with the first such key, nobody else (tor's client
+    /// authorization, `ClientAuthV3`). Call once per authorized client. Shorthand for
+    /// [`OnionServiceOptions::with_authorized_client`] on the service options.
+    ///
+    /// A dialer without a key gets [`DialError::ClientAuthMissing`], one with a wrong key
+    /// [`DialError::ClientAuthWrong`] (tor's answers 0xF4 and 0xF5).
+    ///
+    /// [`DialError::ClientAuthMissing`]: torp2p_socks::DialError::ClientAuthMissing
+    /// [`DialError::ClientAuthWrong`]: torp2p_socks::DialError::ClientAuthWrong
+    pub fn with_authorized_client(mut self, public_key: ClientAuthPublicKey) -> Self {
+        self.service_options = self.service_options.with_authorized_client(public_key);
+        self
+    }
+
+    /// Dialing: the client authorization key for the onion service at `service`, given to
+    /// tor (`ONION_CLIENT_AUTH_ADD`) before the first dial to it. One key per service; a
+    /// second call for the same service replaces the first.
+    pub fn with_client_auth(mut self, service: OnionAddress, key: ClientAuthKey) -> Self {
+        self.client_auth.insert(service, key);
         self
     }
 }

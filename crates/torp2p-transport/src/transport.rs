@@ -80,12 +80,7 @@ impl Transport {
     }
 
     fn on(tor: Tor, config: Config) -> Self {
-        let backend = CTor::new(
-            tor,
-            config.socks_proxy.clone(),
-            config.dial.clone(),
-            config.service_options.clone(),
-        );
+        let backend = CTor::new(tor, &config);
         let keys: HashMap<OnionAddress, OnionKey> = config
             .keys
             .iter()

@@ -1,11 +1,15 @@
 //! The C tor backend: onion services and their sockets from torp2p-daemon, dials through
 //! tor's SOCKS port with torp2p-socks.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use torp2p_addr::{DialAddr, LocalAddr};
-use torp2p_daemon::{OnionKey, OnionListener, OnionServiceOptions, Publication, Tor};
+use torp2p_addr::{DialAddr, DialTarget, LocalAddr, OnionAddress};
+use torp2p_daemon::{
+    ClientAuthKey, OnionKey, OnionListener, OnionServiceOptions, Publication, Tor,
+};
 use torp2p_socks::DialError;
 
 use super::{Backend, Service};
@@ -24,22 +28,51 @@ pub(crate) struct CTor {
     socks: Option<LocalAddr>,
     dial: torp2p_socks::Config,
     service_options: OnionServiceOptions,
+    /// Client authorization keys by the service they are for.
+    client_auth: HashMap<OnionAddress, ClientAuthKey>,
+    /// The services whose key tor has been given.
+    client_auth_added: Mutex<HashSet<OnionAddress>>,
 }
 
 impl CTor {
-    pub(crate) fn new(
-        tor: Tor,
-        socks: Option<LocalAddr>,
-        dial: torp2p_socks::Config,
-        service_options: OnionServiceOptions,
-    ) -> Self {
-        let socks = socks.or_else(|| tor.socks_addr().cloned());
+    pub(crate) fn new(tor: Tor, config: &crate::Config) -> Self {
+        let socks = config
+            .socks_proxy
+            .clone()
+            .or_else(|| tor.socks_addr().cloned());
         Self {
             tor,
             socks,
-            dial,
-            service_options,
+            dial: config.dial.clone(),
+            service_options: config.service_options.clone(),
+            client_auth: config.client_auth.clone(),
+            client_auth_added: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Gives tor the client authorization key for `target`'s service, once, if there is one.
+    async fn add_client_auth(&self, target: &DialTarget) -> Result<(), Error> {
+        let DialTarget::Onion(onion) = target else {
+            return Ok(());
+        };
+        let address = onion.address();
+        let Some(key) = self.client_auth.get(address) else {
+            return Ok(());
+        };
+        let added = |set: &Mutex<HashSet<OnionAddress>>| {
+            set.lock().map(|s| s.contains(address)).unwrap_or(false)
+        };
+        if added(&self.client_auth_added) {
+            return Ok(());
+        }
+        self.tor
+            .add_client_auth(address, key)
+            .await
+            .map_err(|e| Error::daemon("giving tor the client authorization key", e))?;
+        if let Ok(mut set) = self.client_auth_added.lock() {
+            set.insert(*address);
+        }
+        Ok(())
     }
 
     async fn gone(&self) -> Error {
@@ -60,6 +93,7 @@ impl Backend for CTor {
             return Err(self.gone().await);
         }
         let proxy = self.socks.as_ref().ok_or(Error::NoSocksPort)?;
+        self.add_client_auth(&addr.target).await?;
         // Isolation per peer: the peer id when the address names one, else the target address.
         let peer = addr.peer_id.map(|p| p.to_string());
         let connect = torp2p_socks::connect(proxy, &addr.target, peer.as_deref(), &self.dial);
