@@ -65,16 +65,31 @@ pub fn peer(name: &'static str, tor: tor::Tor) -> Peer {
 
 /// A swarm on `tor` with the given onion service key and identity.
 pub fn peer_with(name: &'static str, tor: tor::Tor, key: tor::OnionKey, keypair: Keypair) -> Peer {
+    peer_from(name, tor, test_config(), key, keypair)
+}
+
+/// The transport settings of a test peer: dials time out after [`DIAL_TIMEOUT`], and a dial
+/// right after an address is reported must work without the 0xF0 retry (the address appears
+/// only once the service is published).
+pub fn test_config() -> tor::Config {
+    tor::Config::new().with_dial_config(
+        tor::socks::Config::new()
+            .with_descriptor_retries(0)
+            .with_timeout(DIAL_TIMEOUT),
+    )
+}
+
+/// A swarm on `tor` with a transport `config` of your own (start from [`test_config`]), to
+/// which the onion service `key` is added, and the identity `keypair`.
+pub fn peer_from(
+    name: &'static str,
+    tor: tor::Tor,
+    config: tor::Config,
+    key: tor::OnionKey,
+    keypair: Keypair,
+) -> Peer {
     let id = keypair.public().to_peer_id();
-    let config = tor::Config::new()
-        .with_key(key.clone())
-        // A dial right after the address is reported must work without the 0xF0 retry: the
-        // address appears only once the service is published.
-        .with_dial_config(
-            tor::socks::Config::new()
-                .with_descriptor_retries(0)
-                .with_timeout(DIAL_TIMEOUT),
-        );
+    let config = config.with_key(key.clone());
     let transport = tor::Transport::from_tor(tor, config).expect("a transport on the given tor");
     let swarm = Swarm::new(
         upgraded(transport, &keypair),
