@@ -56,8 +56,6 @@ pub(crate) async fn listen_readiness(
     Ok((raw, p2p))
 }
 
-/// The raw baseline: its server side (streams the torp2p listener hands over before the libp2p
-
 /// One listener on `tor`: `listen_on` → `NewAddress`, then removed. Seconds.
 async fn listen_once(tor: &Tor, publication: Publication) -> Result<f64, String> {
     let key = OnionKey::generate();

@@ -50,11 +50,12 @@ struct Cli {
 /// `--dial-isolation`: the circuits of the concurrent dials.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum DialIsolation {
-    /// one circuit for all of them
+    // Plain comments: doc comments here would turn clap's help into its long layout.
+    // One circuit for all of them.
     Shared,
-    /// one circuit per peer
+    // One circuit per peer.
     PerPeer,
-    /// circuits of its own for each dial
+    // Circuits of its own for each dial.
     PerConnection,
 }
 
