@@ -26,7 +26,7 @@ struct Timings {
 }
 
 /// bench.rs (being moved out of xtask) still calls it by this path.
-pub(crate) use crate::runtime;
+use crate::runtime;
 
 /// `cargo xtask e2e [--runs N]`.
 pub(crate) fn e2e(args: &[String]) -> Result<(), String> {

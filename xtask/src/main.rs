@@ -7,7 +7,6 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-mod bench;
 mod demo;
 mod docs;
 mod e2e;
@@ -23,7 +22,8 @@ commands:
   demo            two peers ping each other over a private Tor network
   test            everything CI runs: fmt check, clippy (warnings are errors), all tests, e2e, leaks
   e2e [--runs N]  the end-to-end scenario on a private Tor network, with timings
-  bench           torp2p against raw Tor on a private network, as ratios (--help for options)
+  bench           torp2p against raw Tor on a private network, as ratios: runs the torp2p-bench
+                  package optimized (--help for options; --unoptimized runs its debug build)
   docs            build the book and the API docs into target/site, check links
   leaks           the demo in a loopback-only network namespace under strace: no connection
                   outside loopback, no IP advertised, no secret key in trace logs
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         Some("docs") => docs::docs(),
         Some("leaks") => leaks::leaks(&args[1..]),
         Some("e2e") => packages::ensure_tor().and_then(|()| e2e::e2e(&args[1..])),
-        Some("bench") => packages::ensure_tor().and_then(|()| bench::bench(&args[1..])),
+        Some("bench") => packages::ensure_tor().and_then(|()| bench(&args[1..])),
         Some("tornet") => packages::ensure_tor().and_then(|()| tornet::tornet()),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
@@ -114,6 +114,21 @@ pub(crate) fn run(program: &str, args: &[&str]) -> Result<(), String> {
     } else {
         Err(format!("`{program} {}` failed ({status})", args.join(" ")))
     }
+}
+
+/// `cargo xtask bench [options]`: `cargo run --release -p torp2p-bench -- [options]`. The
+/// benchmarks are a package of their own (`crates/torp2p-bench`); they run optimized because
+/// noise and yamux run in their process (in a debug build those, not tor, would be measured),
+/// unless `--unoptimized` asks for the debug build.
+fn bench(args: &[String]) -> Result<(), String> {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut full = vec!["run"];
+    if !args.iter().any(|a| a == "--unoptimized") {
+        full.push("--release");
+    }
+    full.extend(["--package", "torp2p-bench", "--"]);
+    full.extend(args.iter().map(String::as_str));
+    run(&cargo, &full)
 }
 
 /// `cargo xtask test`: what CI runs.

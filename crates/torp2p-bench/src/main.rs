@@ -1,0 +1,174 @@
+//! `torp2p-bench`: torp2p against raw Tor, side by side, on one private Tor network.
+//!
+//! Run it as `cargo xtask bench [options]` (which runs this binary with `--release`).
+//!
+//! The physical limit of a Tor transport is Tor itself: a plain SOCKS stream to the same onion
+//! service over the same network. Every figure is therefore taken twice in the same run, once
+//! over a raw SOCKS stream (the baseline) and once over torp2p, interleaved sample by sample so
+//! that the noise of a shared machine hits both, and reported as a ratio against the baseline.
+//! The raw streams go to the torp2p listener's own onion service, with the isolation key of
+//! torp2p's dials, so that both ride the same tor circuit (the listener tells them apart by
+//! their first byte, before the libp2p upgrade); circuits differ a lot from one another (one
+//! 12 ms, another 50 ms or 96 ms per round trip on the same network), so this matters.
+//!
+//! - round trip: a 64-byte echo on a warm SOCKS stream vs a libp2p ping (`libp2p-ping` in a
+//!   swarm) on a warm torp2p connection ([`round_trip`]);
+//! - connection setup: SOCKS connect + first echo vs `swarm.dial` → first ping, on new circuits
+//!   and on warm ones, for torp2p as it is set up (multistream-select `V1Lazy` for the
+//!   connection and for substreams) and for a stock `V1` setup; the round trips each needs are
+//!   counted on the stream itself ([`setup`], [`counted`]);
+//! - throughput: bytes over a SOCKS stream vs over a yamux substream of a torp2p connection
+//!   ([`throughput`]);
+//! - listener readiness: ADD_ONION → descriptors uploaded vs `listen_on` → `NewAddress`
+//!   ([`listen`]);
+//! - scale: concurrent dials to one listener, with the RSS of this process and of both tors
+//!   ([`scale`]);
+//! - and the criterion micro-benchmarks of the address codecs (`cargo bench -p torp2p-addr`,
+//!   [`codecs`]).
+//!
+//! The figures go to stdout as a table and to `target/bench/latest.json` ([`report`]). Nothing
+//! here asserts a time: this is not part of `cargo xtask test`.
+//!
+//! The rest: [`options`] (the command line), [`stats`] (medians and quartiles), [`network`]
+//! (the private network and the order of the phases), [`raw`] (the raw SOCKS baseline),
+//! [`p2p`] and [`server`] (the libp2p side).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+mod codecs;
+mod counted;
+mod listen;
+mod network;
+mod options;
+mod p2p;
+mod raw;
+mod report;
+mod round_trip;
+mod scale;
+mod server;
+mod setup;
+mod stats;
+mod throughput;
+
+use options::Opts;
+use report::Report;
+
+/// Whether `--trace` was given.
+static TRACE: AtomicBool = AtomicBool::new(false);
+
+/// The longest wait for one step (a dial, a publication, a transfer).
+const STEP: Duration = Duration::from_secs(120);
+/// The virtual port of the torp2p listener.
+const PORT: u16 = 4001;
+/// The first byte of a raw benchmark stream that wants an echo. The raw baseline is served by
+/// the torp2p listener's own onion service, so that with the same isolation key both use one
+/// circuit: its streams start with this byte (or [`RAW_SINK`]), libp2p's with multistream-select's
+/// length prefix (0x13), and the listener tells them apart before the libp2p upgrade.
+const RAW_ECHO: u8 = b'E';
+/// The first byte of a raw benchmark stream to the sink.
+const RAW_SINK: u8 = b'S';
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts = match Opts::parse(&args) {
+        Ok(opts) => opts,
+        // `--help` too: clap prints it and exits 0; a bad option exits 2.
+        Err(e) => e.exit(),
+    };
+    match bench(&args, &opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("torp2p-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `cargo xtask bench [options]`.
+fn bench(args: &[String], opts: &Opts) -> Result<(), String> {
+    if cfg!(debug_assertions) && !opts.unoptimized {
+        // noise and yamux run in this process: in a debug build they, not tor, would be measured.
+        eprintln!("torp2p-bench: re-running optimized (the libp2p side runs in this process)");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut full = vec!["run", "--release", "--package", "torp2p-bench", "--"];
+        full.extend(args.iter().map(String::as_str));
+        return run(&cargo, &full);
+    }
+    TRACE.store(opts.trace, Ordering::Relaxed);
+    let started = Instant::now();
+    let codecs = if opts.criterion {
+        codecs::criterion(opts.quick)?
+    } else {
+        Vec::new()
+    };
+    let rt = runtime()?;
+    // On the runtime's workers, as an application's tasks are (not on this thread).
+    let network = opts.clone();
+    let report = rt.block_on(async move {
+        tokio::spawn(async move { network::network_bench(&network).await })
+            .await
+            .map_err(|e| format!("the benchmark task failed: {e}"))?
+    })?;
+    let report = Report { codecs, ..report };
+    let command = std::iter::once("cargo xtask bench".to_string())
+        .chain(args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    print!("{}", report.table(&command));
+    let json = report.json(&command);
+    let dir = target_dir().join("bench");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join("latest.json");
+    std::fs::write(&path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!(
+        "wrote {} ({:.0} s in all)",
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The multi-threaded runtime the benchmark runs on (two workers, as `cargo xtask e2e`).
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// The workspace root: two levels above this crate's manifest directory (`crates/torp2p-bench`).
+fn root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(manifest)
+        .to_path_buf()
+}
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR` (relative to the workspace root, as cargo
+/// takes it) if set, else `target/` in the workspace root.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(|d| root().join(d))
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// Runs a command in the workspace root, echoing it, and fails if it fails.
+fn run(program: &str, args: &[&str]) -> Result<(), String> {
+    eprintln!("torp2p-bench: running `{program} {}`", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("could not start `{program}`: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{program} {}` failed ({status})", args.join(" ")))
+    }
+}

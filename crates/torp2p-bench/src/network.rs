@@ -1,0 +1,184 @@
+//! The run on the private network: the network and both client tors, the bed the phases
+//! share, and the phases in their order.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use libp2p_core::Multiaddr;
+use torp2p_addr::{DialTarget, OnionSocketAddr};
+use torp2p_daemon::{LocalAddr, Publication, Tor};
+use torp2p_socks::Isolation;
+use torp2p_testnet::TestNet;
+
+use crate::options::Opts;
+use crate::report::Report;
+use crate::stats::Stats;
+use crate::{listen, round_trip, scale, server, setup, throughput};
+
+/// Waits for `fut` at most `limit`, naming `what` on timeout.
+pub(crate) async fn within<T>(
+    limit: Duration,
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    tokio::time::timeout(limit, fut)
+        .await
+        .map_err(|_| format!("{what}: not done within {} s", limit.as_secs()))?
+}
+
+fn proxy_of(tor: &Tor) -> Result<LocalAddr, String> {
+    match tor.socks_addr() {
+        Some(a) => Ok(a.clone()),
+        None => Err("the client tor has no SOCKS port".into()),
+    }
+}
+
+/// Starts the network and two client tors, runs every phase, stops all tors again (and fails
+/// if one is left behind). On failure the network's directory is kept (`Builder::run`).
+pub(crate) async fn network_bench(o: &Opts) -> Result<Report, String> {
+    eprintln!("torp2p-bench: starting a private Tor network");
+    let mut pids = Vec::new();
+    let result = TestNet::builder()
+        .run(async |net| {
+            pids = net.pids();
+            let (host, client) = tokio::join!(net.spawn_client(), net.spawn_client());
+            let result = match (host, client) {
+                (Ok(host), Ok(client)) => {
+                    pids.extend(host.pid());
+                    pids.extend(client.pid());
+                    let r = run(net, &host, &client, o).await;
+                    host.shutdown().await;
+                    client.shutdown().await;
+                    r
+                }
+                (host, client) => {
+                    let mut errors = Vec::new();
+                    for t in [host, client] {
+                        match t {
+                            Ok(t) => t.shutdown().await,
+                            Err(e) => errors.push(e.to_string()),
+                        }
+                    }
+                    Err(format!("a client tor did not start: {}", errors.join("; ")))
+                }
+            };
+            let nodes = net.nodes().len();
+            result.map(|r| Report { nodes, ..r }).map_err(Failed)
+        })
+        .await
+        .map_err(|Failed(e)| e);
+    let left: Vec<u32> = pids
+        .iter()
+        .copied()
+        .filter(|p| Path::new(&format!("/proc/{p}")).exists())
+        .collect();
+    if !left.is_empty() {
+        return Err(format!("tor processes left behind: {left:?}"));
+    }
+    eprintln!(
+        "torp2p-bench: all {} tors of this run stopped and reaped",
+        pids.len()
+    );
+    result
+}
+
+/// The bench's error inside `Builder::run`; a network that did not start says so.
+struct Failed(String);
+
+impl From<torp2p_testnet::Error> for Failed {
+    fn from(e: torp2p_testnet::Error) -> Self {
+        Failed(format!("network did not start: {e}"))
+    }
+}
+
+/// What the phases share: both client tors and the torp2p listener, which serves the raw
+/// baseline too.
+pub(crate) struct Bed {
+    pub(crate) host: Tor,
+    pub(crate) client: Tor,
+    pub(crate) proxy: LocalAddr,
+    /// The listener's onion address and port, for raw SOCKS dials.
+    pub(crate) raw_target: DialTarget,
+    /// The listener as a libp2p address (with `/p2p`).
+    pub(crate) listener: Multiaddr,
+    pub(crate) listener_peer: libp2p_identity::PeerId,
+    /// The isolation key of torp2p's dials to the listener (its peer id): raw dials with this
+    /// key share the circuit of torp2p's.
+    pub(crate) peer_key: String,
+    /// A unix socket path for the readiness phase's raw onion services (never connected to).
+    pub(crate) unused_socket: PathBuf,
+}
+
+/// The phases, in order, on the running network.
+async fn run(net: &TestNet, host: &Tor, client: &Tor, o: &Opts) -> Result<Report, String> {
+    let server = server::Server::start(host.clone()).await?;
+    let onion = server
+        .addr
+        .iter()
+        .find_map(|p| match p {
+            libp2p_core::multiaddr::Protocol::Onion3(a) => Some(OnionSocketAddr::from_onion3(&a)),
+            _ => None,
+        })
+        .ok_or("the listener reported no /onion3 address")?
+        .map_err(|e| e.to_string())?;
+    let bed = Bed {
+        host: host.clone(),
+        client: client.clone(),
+        proxy: proxy_of(client)?,
+        raw_target: DialTarget::Onion(onion),
+        listener: server.addr.clone(),
+        listener_peer: server.peer,
+        peer_key: server.peer.to_string(),
+        unused_socket: net.dir().join("bench-unused.sock"),
+    };
+
+    let mut report = Report {
+        mib: o.mib,
+        dials_tried: o.dials,
+        dial_isolation: o.dial_isolation,
+        ..Report::default()
+    };
+    let phases = async {
+        eprintln!("torp2p-bench: listener readiness ({} pairs)", o.listen);
+        let publication = Publication::default();
+        report.publication = format!("{publication:?}");
+        let (raw, p2p) = listen::listen_readiness(&bed, o.listen, publication).await?;
+        report.listen_raw = Stats::of(&raw);
+        report.listen_p2p = Stats::of(&p2p);
+
+        eprintln!("torp2p-bench: round trips ({} pairs)", o.samples);
+        let (raw, p2p) = round_trip::round_trips(&bed, o.samples).await?;
+        report.rtt_raw = Stats::of(&raw).scaled(1000.0);
+        report.rtt_p2p = Stats::of(&p2p).scaled(1000.0);
+        let pairs: Vec<f64> = p2p.iter().zip(&raw).map(|(p, r)| p / r).collect();
+        report.rtt_pair_ratio = Stats::of(&pairs);
+
+        eprintln!(
+            "torp2p-bench: connection setup ({} per variant on new circuits, {} on warm ones)",
+            o.setup,
+            2 * o.setup
+        );
+        report.cold = setup::setups(&bed, o.setup, Isolation::PerConnection).await?;
+        report.warm = setup::setups(&bed, 2 * o.setup, Isolation::PerPeer).await?;
+
+        eprintln!(
+            "torp2p-bench: throughput ({} transfers of {} MiB each way)",
+            o.throughput, o.mib
+        );
+        let (raw, p2p, p2p_4) = throughput::throughput(&bed, o.throughput, o.mib).await?;
+        report.tput_raw = Stats::of(&raw);
+        report.tput_p2p = Stats::of(&p2p);
+        report.tput_p2p_4 = Stats::of(&p2p_4);
+
+        eprintln!("torp2p-bench: {} concurrent dials to one listener", o.dials);
+        let scale = scale::scale(&bed, o.dials, o.dial_isolation).await?;
+        report.dials_ok = scale.ok;
+        report.dials_seconds = scale.seconds;
+        report.rss_before = scale.before;
+        report.rss_after = scale.after;
+        Ok::<(), String>(())
+    };
+    let result = phases.await;
+    server.stop();
+    result.map(|()| report)
+}

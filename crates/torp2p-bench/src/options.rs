@@ -1,0 +1,189 @@
+//! The command line: what to run, and how many samples of each.
+
+use clap::{Parser, ValueEnum};
+use torp2p_socks::Isolation;
+
+/// The command line as clap reads it; [`Opts`] is what the benchmark uses.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask bench",
+    override_usage = "cargo xtask bench [options]",
+    about = "torp2p against raw Tor on a private Tor network, as ratios",
+    disable_version_flag = true
+)]
+struct Cli {
+    /// round-trip pairs (raw echo / libp2p ping), default 40
+    #[arg(long, value_name = "N", value_parser = positive)]
+    samples: Option<usize>,
+    /// connection setups per variant on new circuits, default 8 (and 2N on warm ones)
+    #[arg(long, value_name = "N", value_parser = positive)]
+    setup: Option<usize>,
+    /// transfers per side, default 4
+    #[arg(long, value_name = "N", value_parser = positive)]
+    throughput: Option<usize>,
+    /// MiB per transfer, default 20
+    #[arg(long, value_name = "N", value_parser = positive)]
+    mib: Option<usize>,
+    /// listener readiness pairs, default 5
+    #[arg(long, value_name = "N", value_parser = positive)]
+    listen: Option<usize>,
+    /// concurrent dials to one listener, default 100
+    #[arg(long, value_name = "N", value_parser = positive)]
+    dials: Option<usize>,
+    /// circuits of the concurrent dials, default per-connection (one each)
+    #[arg(long, value_enum, value_name = "ISOLATION")]
+    dial_isolation: Option<DialIsolation>,
+    /// skip the codec micro-benchmarks
+    #[arg(long)]
+    no_criterion: bool,
+    /// print each connection setup's reads and writes (ms after the SOCKS reply)
+    #[arg(long)]
+    trace: bool,
+    /// small counts everywhere (a smoke run; figures are rough); explicit counts still win
+    #[arg(long)]
+    quick: bool,
+    /// run in this (debug) build instead of re-running with --release
+    #[arg(long)]
+    unoptimized: bool,
+}
+
+/// `--dial-isolation`: the circuits of the concurrent dials.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DialIsolation {
+    // Plain comments: doc comments here would turn clap's help into its long layout.
+    // One circuit for all of them.
+    Shared,
+    // One circuit per peer.
+    PerPeer,
+    // Circuits of its own for each dial.
+    PerConnection,
+}
+
+impl From<DialIsolation> for Isolation {
+    fn from(i: DialIsolation) -> Self {
+        match i {
+            DialIsolation::Shared => Isolation::Shared,
+            DialIsolation::PerPeer => Isolation::PerPeer,
+            DialIsolation::PerConnection => Isolation::PerConnection,
+        }
+    }
+}
+
+/// A count: a positive number.
+fn positive(v: &str) -> Result<usize, String> {
+    v.parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("takes a positive number, not `{v}`"))
+}
+
+/// What to run, from the command line.
+#[derive(Debug, Clone)]
+pub(crate) struct Opts {
+    pub(crate) samples: usize,
+    pub(crate) setup: usize,
+    pub(crate) throughput: usize,
+    pub(crate) mib: usize,
+    pub(crate) listen: usize,
+    pub(crate) dials: usize,
+    pub(crate) dial_isolation: Isolation,
+    pub(crate) criterion: bool,
+    pub(crate) trace: bool,
+    pub(crate) quick: bool,
+    pub(crate) unoptimized: bool,
+}
+
+impl Opts {
+    /// Reads the arguments (without the program name). `--help` comes back as an error too,
+    /// the kind clap prints to stdout and exits 0 for.
+    pub(crate) fn parse(args: &[String]) -> Result<Self, clap::Error> {
+        let cli = Cli::try_parse_from(
+            std::iter::once("cargo xtask bench".to_string()).chain(args.iter().cloned()),
+        )?;
+        // The defaults, and `--quick`'s small counts.
+        let (samples, setup, throughput, mib, listen, dials) = if cli.quick {
+            (10, 3, 2, 4, 2, 20)
+        } else {
+            (40, 8, 4, 20, 5, 100)
+        };
+        Ok(Opts {
+            samples: cli.samples.unwrap_or(samples),
+            setup: cli.setup.unwrap_or(setup),
+            throughput: cli.throughput.unwrap_or(throughput),
+            mib: cli.mib.unwrap_or(mib),
+            listen: cli.listen.unwrap_or(listen),
+            dials: cli.dials.unwrap_or(dials),
+            dial_isolation: cli
+                .dial_isolation
+                .map_or(Isolation::PerConnection, Isolation::from),
+            criterion: !cli.no_criterion,
+            trace: cli.trace,
+            quick: cli.quick,
+            unoptimized: cli.unoptimized,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn options_parse() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let o = Opts::parse(&args(&["--quick", "--samples", "7", "--no-criterion"])).unwrap();
+        assert_eq!((o.samples, o.setup, o.dials), (7, 3, 20));
+        assert!(!o.criterion && o.quick);
+        let o = Opts::parse(&args(&[])).unwrap();
+        assert_eq!((o.samples, o.setup, o.throughput, o.mib), (40, 8, 4, 20));
+        assert_eq!((o.listen, o.dials), (5, 100));
+        assert_eq!(o.dial_isolation, Isolation::PerConnection);
+        assert!(o.criterion && !o.quick && !o.trace && !o.unoptimized);
+        assert_eq!(
+            Opts::parse(&args(&["--dial-isolation", "shared"]))
+                .unwrap()
+                .dial_isolation,
+            Isolation::Shared
+        );
+        assert_eq!(
+            Opts::parse(&args(&["--dial-isolation", "per-peer"]))
+                .unwrap()
+                .dial_isolation,
+            Isolation::PerPeer
+        );
+        assert!(Opts::parse(&args(&["--dial-isolation", "nobody"])).is_err());
+        assert!(Opts::parse(&args(&["--samples", "0"])).is_err());
+        assert!(Opts::parse(&args(&["--samples"])).is_err());
+        assert!(Opts::parse(&args(&["--frobnicate"])).is_err());
+    }
+
+    #[test]
+    fn help_is_an_exit_0_error() {
+        let e = Opts::parse(&["--help".to_string()]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp);
+        let help = e.to_string();
+        for flag in [
+            "--samples",
+            "--setup",
+            "--throughput",
+            "--mib",
+            "--listen",
+            "--dials",
+            "--dial-isolation",
+            "--no-criterion",
+            "--trace",
+            "--quick",
+            "--unoptimized",
+        ] {
+            assert!(help.contains(flag), "{flag} missing from the help");
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,296 @@
+//! The torp2p side shared by the phases: noise + yamux over the transport, hand-driven
+//! connections (a muxer driven by a task of ours, substreams opened on request), and swarms
+//! with `libp2p-ping` whose streams count their round trips. The listener is in
+//! [`crate::server`].
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Duration;
+
+use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use libp2p_core::muxing::{StreamMuxerBox, StreamMuxerExt, SubstreamBox};
+use libp2p_core::transport::{Boxed, DialOpts as CoreDialOpts, PortUse, upgrade::Version};
+use libp2p_core::{Endpoint, Multiaddr, Transport as _};
+use libp2p_identity::{Keypair, PeerId};
+use libp2p_swarm::{Swarm, SwarmEvent};
+use multistream_select::Negotiated;
+use tokio::sync::{mpsc, oneshot};
+use torp2p_daemon::Tor;
+use torp2p_socks::Isolation;
+use torp2p_transport as tor;
+
+use crate::STEP;
+use crate::counted::{Counted, Flights};
+use crate::network::within;
+use crate::server::serve;
+
+pub(crate) const PING: &str = "/ipfs/ping/1.0.0";
+pub(crate) const SINK: &str = "/torp2p-bench/sink/1.0.0";
+/// libp2p-ping's payload.
+pub(crate) const PING_SIZE: usize = 32;
+
+pub(crate) type Upgraded = Boxed<(PeerId, StreamMuxerBox)>;
+
+/// noise + yamux over `transport`, negotiated with `version`.
+pub(crate) fn upgrade<T>(
+    transport: T,
+    keypair: &Keypair,
+    version: Version,
+) -> Result<Upgraded, String>
+where
+    T: libp2p_core::Transport + Send + Unpin + 'static,
+    T::Output: futures::AsyncRead + futures::AsyncWrite + Unpin + Send + 'static,
+    T::Error: Send + Sync + 'static,
+    T::Dial: Send + 'static,
+    T::ListenerUpgrade: Send + 'static,
+{
+    Ok(transport
+        .upgrade(version)
+        .authenticate(libp2p_noise::Config::new(keypair).map_err(|e| e.to_string())?)
+        .multiplex(libp2p_yamux::Config::default())
+        .timeout(STEP)
+        .boxed())
+}
+
+fn dialer_config(isolation: Isolation) -> tor::Config {
+    tor::Config::new().with_dial_config(
+        tor::socks::Config::new()
+            .with_isolation(isolation)
+            .with_timeout(STEP),
+    )
+}
+
+type OpenRequest = oneshot::Sender<io::Result<SubstreamBox>>;
+
+/// Drives a connection: its background work, substreams we open (`open`), and, on the
+/// listener (`open` is `None`), the substreams the peer opens.
+pub(crate) async fn drive(
+    mut muxer: StreamMuxerBox,
+    mut open: Option<mpsc::Receiver<OpenRequest>>,
+) {
+    let serving = open.is_none();
+    let mut waiting: VecDeque<OpenRequest> = VecDeque::new();
+    let mut streams = Vec::new();
+    poll_fn(|cx| {
+        loop {
+            let mut progress = false;
+            if let Some(rx) = open.as_mut() {
+                match rx.poll_recv(cx) {
+                    Poll::Ready(Some(request)) => {
+                        waiting.push_back(request);
+                        progress = true;
+                    }
+                    Poll::Ready(None) => return Poll::Ready(()),
+                    Poll::Pending => {}
+                }
+            }
+            if !waiting.is_empty()
+                && let Poll::Ready(r) = muxer.poll_outbound_unpin(cx)
+            {
+                if let Some(request) = waiting.pop_front() {
+                    let _ = request.send(r);
+                }
+                progress = true;
+            }
+            match muxer.poll_inbound_unpin(cx) {
+                Poll::Ready(Ok(s)) => {
+                    if serving {
+                        streams.retain(|t: &tokio::task::JoinHandle<_>| !t.is_finished());
+                        streams.push(tokio::spawn(serve(s)));
+                    }
+                    progress = true;
+                }
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Pending => {}
+            }
+            match muxer.poll_unpin(cx) {
+                Poll::Ready(Ok(_)) => progress = true,
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Pending => {}
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+    })
+    .await;
+    for s in streams {
+        s.abort();
+    }
+}
+
+/// A hand-driven connection on the dialer's side; dropping it closes the connection.
+pub(crate) struct Conn {
+    open: mpsc::Sender<OpenRequest>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Conn {
+    pub(crate) fn new(muxer: StreamMuxerBox) -> Self {
+        let (open, rx) = mpsc::channel(4);
+        let task = tokio::spawn(drive(muxer, Some(rx)));
+        Self { open, task }
+    }
+
+    /// Opens a substream for `protocol` (multistream-select `V1Lazy`: the proposal goes
+    /// with the first data).
+    pub(crate) async fn open(
+        &self,
+        protocol: &'static str,
+    ) -> Result<Negotiated<SubstreamBox>, String> {
+        let (tx, rx) = oneshot::channel();
+        self.open
+            .send(tx)
+            .await
+            .map_err(|_| "the connection is closed".to_string())?;
+        let s = rx
+            .await
+            .map_err(|_| "the connection is closed".to_string())?
+            .map_err(|e| format!("cannot open a substream: {e}"))?;
+        let (_, s) = multistream_select::dialer_select_proto(s, [protocol], Version::V1Lazy)
+            .await
+            .map_err(|e| format!("negotiating {protocol}: {e}"))?;
+        Ok(s)
+    }
+
+    /// One libp2p ping on a new substream.
+    pub(crate) async fn ping(&self) -> Result<(), String> {
+        let mut s = self.open(PING).await?;
+        let payload = [7u8; PING_SIZE];
+        let mut back = [0u8; PING_SIZE];
+        s.write_all(&payload)
+            .await
+            .map_err(|e| format!("ping: {e}"))?;
+        s.flush().await.map_err(|e| format!("ping: {e}"))?;
+        s.read_exact(&mut back)
+            .await
+            .map_err(|e| format!("ping: {e}"))?;
+        if back != payload {
+            return Err("ping: other bytes came back".into());
+        }
+        let _ = s.close().await;
+        Ok(())
+    }
+}
+
+/// A dialer without a swarm, on `tor`.
+pub(crate) fn dialer(tor: Tor, isolation: Isolation) -> Result<Upgraded, String> {
+    upgrade(
+        tor::Transport::from_tor(tor, dialer_config(isolation)).map_err(|e| e.to_string())?,
+        &Keypair::generate_ed25519(),
+        Version::V1Lazy,
+    )
+}
+
+pub(crate) async fn connect(transport: &mut Upgraded, addr: &Multiaddr) -> Result<Conn, String> {
+    let dial = transport
+        .dial(
+            addr.clone(),
+            CoreDialOpts {
+                role: Endpoint::Dialer,
+                port_use: PortUse::Reuse,
+            },
+        )
+        .map_err(|e| format!("dial: {e}"))?;
+    let (_, muxer) = dial.await.map_err(|e| format!("dial: {e}"))?;
+    Ok(Conn::new(muxer))
+}
+
+/// Which stream the last connection of a swarm's transport got: its round-trip counter.
+#[derive(Default)]
+pub(crate) struct Slot(Mutex<Option<Arc<Flights>>>);
+
+impl Slot {
+    pub(crate) fn take(&self) -> Option<Arc<Flights>> {
+        self.0.lock().ok().and_then(|mut s| s.take())
+    }
+}
+
+/// A swarm with `libp2p-ping` on `tor`: torp2p as the project sets it up (`lazy`:
+/// multistream-select `V1Lazy` for the connection and substreams) or stock (`V1`). Every
+/// connection's stream is wrapped to count round trips, the counter put into the slot.
+pub(crate) fn ping_swarm(
+    tor: Tor,
+    isolation: Isolation,
+    lazy: bool,
+    interval: Duration,
+) -> Result<(Swarm<libp2p_ping::Behaviour>, Arc<Slot>), String> {
+    let keypair = Keypair::generate_ed25519();
+    let slot = Arc::new(Slot::default());
+    let counting = slot.clone();
+    let transport = tor::Transport::from_tor(tor, dialer_config(isolation))
+        .map_err(|e| e.to_string())?
+        .map(move |stream, _| {
+            let flights = Arc::new(Flights::default());
+            if let Ok(mut s) = counting.0.lock() {
+                *s = Some(flights.clone());
+            }
+            Counted::new(stream, flights)
+        });
+    let version = if lazy { Version::V1Lazy } else { Version::V1 };
+    let transport = upgrade(transport, &keypair, version)?;
+    let mut config = libp2p_swarm::Config::with_tokio_executor()
+        .with_idle_connection_timeout(Duration::from_secs(600));
+    if lazy {
+        config = config.with_substream_upgrade_protocol_override(Version::V1Lazy);
+    }
+    let swarm = Swarm::new(
+        transport,
+        libp2p_ping::Behaviour::new(
+            libp2p_ping::Config::new()
+                .with_interval(interval)
+                .with_timeout(STEP),
+        ),
+        keypair.public().to_peer_id(),
+        config,
+    );
+    Ok((swarm, slot))
+}
+
+/// Drives `swarm` until a ping on `connection` (any connection if `None`) succeeds: its
+/// RTT in seconds.
+pub(crate) async fn next_ping(
+    swarm: &mut Swarm<libp2p_ping::Behaviour>,
+    connection: Option<libp2p_swarm::ConnectionId>,
+) -> Result<f64, String> {
+    within(STEP, "a ping", async {
+        loop {
+            match swarm.select_next_some().await {
+                SwarmEvent::Behaviour(libp2p_ping::Event {
+                    connection: c,
+                    result,
+                    ..
+                }) if connection.is_none_or(|id| id == c) => {
+                    return result
+                        .map(|d| d.as_secs_f64())
+                        .map_err(|e| format!("ping failed: {e}"));
+                }
+                SwarmEvent::OutgoingConnectionError {
+                    connection_id,
+                    error,
+                    ..
+                } if connection.is_none_or(|id| id == connection_id) => {
+                    return Err(format!("dial failed: {error}"));
+                }
+                SwarmEvent::ConnectionClosed {
+                    connection_id,
+                    cause,
+                    ..
+                } if connection.is_none_or(|id| id == connection_id) => {
+                    return Err(format!("connection closed: {cause:?}"));
+                }
+                _ => {}
+            }
+        }
+    })
+    .await
+}

@@ -1,0 +1,427 @@
+//! The report: the table on stdout and `target/bench/latest.json`.
+
+use std::fmt::Write as _;
+
+use torp2p_socks::Isolation;
+
+use crate::stats::{RoundTrips, Stats, ratio};
+
+/// The setups of one variant: seconds and counted round trips.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Setups {
+    pub(crate) seconds: Vec<f64>,
+    pub(crate) round_trips: RoundTrips,
+    pub(crate) failed: usize,
+}
+
+/// RSS in KiB of this process and of both client tors.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Rss {
+    pub(crate) process: u64,
+    pub(crate) tor_dialer: u64,
+    pub(crate) tor_listener: u64,
+}
+
+/// Every figure of a run.
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    pub(crate) nodes: usize,
+    pub(crate) rtt_raw: Stats,
+    pub(crate) rtt_p2p: Stats,
+    pub(crate) rtt_pair_ratio: Stats,
+    pub(crate) cold: [Setups; 3],
+    pub(crate) warm: [Setups; 3],
+    pub(crate) tput_raw: Stats,
+    pub(crate) tput_p2p: Stats,
+    /// Over 4 substreams at once.
+    pub(crate) tput_p2p_4: Stats,
+    pub(crate) mib: usize,
+    pub(crate) listen_raw: Stats,
+    pub(crate) listen_p2p: Stats,
+    pub(crate) publication: String,
+    pub(crate) dials_tried: usize,
+    pub(crate) dials_ok: usize,
+    pub(crate) dials_seconds: f64,
+    pub(crate) dial_isolation: Isolation,
+    pub(crate) rss_before: Rss,
+    pub(crate) rss_after: Rss,
+    pub(crate) codecs: Vec<(String, f64)>,
+}
+
+/// The variants of connection setup, in the order of [`Report::cold`] and [`Report::warm`].
+const VARIANTS: [&str; 3] = ["raw SOCKS + echo", "torp2p (V1Lazy)", "stock (V1)"];
+
+impl Report {
+    fn per_connection(&self) -> (f64, f64, f64) {
+        let n = self.dials_ok.max(1) as f64;
+        let d = |a: u64, b: u64| (a as f64 - b as f64) / n;
+        (
+            d(self.rss_after.process, self.rss_before.process),
+            d(self.rss_after.tor_dialer, self.rss_before.tor_dialer),
+            d(self.rss_after.tor_listener, self.rss_before.tor_listener),
+        )
+    }
+
+    /// The round trips counted for a variant, on new and warm circuits.
+    fn round_trips(&self, variant: usize) -> RoundTrips {
+        RoundTrips(
+            self.cold[variant]
+                .round_trips
+                .0
+                .iter()
+                .chain(&self.warm[variant].round_trips.0)
+                .copied()
+                .collect(),
+        )
+    }
+
+    fn setup_stats(s: &Setups) -> Stats {
+        Stats::of(&s.seconds).scaled(1000.0)
+    }
+
+    pub(crate) fn table(&self, command: &str) -> String {
+        let mut t = String::new();
+        let _ = writeln!(
+            t,
+            "\n{command}: torp2p against raw Tor on a private network ({} tors + 2 clients, 127.0.0.1)",
+            self.nodes
+        );
+        let _ = writeln!(
+            t,
+            "medians with [p25–p75]; ratio = torp2p median / raw median, both taken interleaved in this run\n"
+        );
+        let _ = writeln!(
+            t,
+            "{:<36} {:>24} {:>24} {:>7}  target",
+            "what", "raw Tor", "torp2p", "ratio"
+        );
+        let row = |t: &mut String, what: &str, raw: String, p2p: String, r: f64, target: &str| {
+            let _ = writeln!(t, "{what:<36} {raw:>24} {p2p:>24} {r:>7.2}  {target}");
+        };
+        let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+        let rtt = ratio(&self.rtt_p2p, &self.rtt_raw);
+        row(
+            &mut t,
+            &format!("round trip, warm ({} pairs)", self.rtt_raw.n),
+            self.rtt_raw.show("ms", 1),
+            self.rtt_p2p.show("ms", 1),
+            rtt,
+            &format!("≤ 1.05 {}", verdict(rtt <= 1.05)),
+        );
+        let _ = writeln!(
+            t,
+            "{:<36} {:>24} {:>24} {:>7.2}  (median of per-pair ratios)",
+            "", "", "", self.rtt_pair_ratio.median
+        );
+        for (label, setups) in [("new circuit", &self.cold), ("warm circuit", &self.warm)] {
+            let raw = Self::setup_stats(&setups[0]);
+            for (i, s) in setups.iter().enumerate().skip(1) {
+                let st = Self::setup_stats(s);
+                row(
+                    &mut t,
+                    &format!("setup, {label}: {} ({})", short(VARIANTS[i]), st.n),
+                    if i == 1 {
+                        raw.show("ms", 0)
+                    } else {
+                        String::new()
+                    },
+                    st.show("ms", 0),
+                    ratio(&st, &raw),
+                    "",
+                );
+            }
+        }
+        let tput = ratio(&self.tput_p2p, &self.tput_raw);
+        row(
+            &mut t,
+            &format!("throughput, {} MiB ({} each)", self.mib, self.tput_raw.n),
+            self.tput_raw.show("MiB/s", 2),
+            self.tput_p2p.show("MiB/s", 2),
+            tput,
+            &format!("≥ 0.9 {}", verdict(tput >= 0.9)),
+        );
+        row(
+            &mut t,
+            "  torp2p over 4 substreams at once",
+            String::new(),
+            self.tput_p2p_4.show("MiB/s", 2),
+            ratio(&self.tput_p2p_4, &self.tput_raw),
+            "(how far one yamux stream's window holds it back)",
+        );
+        let listen = ratio(&self.listen_p2p, &self.listen_raw);
+        row(
+            &mut t,
+            &format!("listener ready ({} each)", self.listen_raw.n),
+            self.listen_raw.scaled(1000.0).show("ms", 0),
+            self.listen_p2p.scaled(1000.0).show("ms", 0),
+            listen,
+            &format!("≤ 1.2 {}", verdict(listen <= 1.2)),
+        );
+        let _ = writeln!(t, "  (publication policy for both: {})", self.publication);
+
+        let _ = writeln!(
+            t,
+            "\nconnection setup, round trips the dialer waits for after tor's SOCKS reply (counted on the stream):"
+        );
+        let rtt_raw_ms = self.rtt_raw.median;
+        for (i, name) in VARIANTS.iter().enumerate() {
+            let warm = Self::setup_stats(&self.warm[i]).median;
+            let _ = writeln!(
+                t,
+                "  {name:<20} {:>12}   warm setup / warm RTT = {:.1}{}",
+                self.round_trips(i).show(),
+                warm / rtt_raw_ms,
+                if self.cold[i].failed + self.warm[i].failed > 0 {
+                    format!(
+                        "   ({} setups failed)",
+                        self.cold[i].failed + self.warm[i].failed
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        let lazy = self.round_trips(1).typical();
+        let stock = self.round_trips(2).typical();
+        let _ = writeln!(
+            t,
+            "  exchanges: raw: echo | torp2p: [/noise proposal + noise XX msg 1 → confirmation + msg 2]\n   \
+             [msg 3 + /yamux proposal + yamux SYN + /ipfs/ping proposal + ping → confirmations + pong]\n   \
+             (multistream-select V1Lazy sends each proposal with the data that follows it) | stock (V1):\n   \
+             /noise, msg 1→2, msg 3 + /yamux, /ipfs/ping, ping: each proposal waits for its confirmation"
+        );
+        let _ = writeln!(
+            t,
+            "  target: fewer round trips than the stock setup: {}",
+            verdict(matches!((lazy, stock), (Some(l), Some(s)) if l < s))
+        );
+        let _ = writeln!(
+            t,
+            "  (before these, both wait for the same SOCKS exchange with the local tor and for tor to open the stream:\n   \
+             one round trip to the service on a warm circuit, the rendezvous on a new one; \"warm setup / warm RTT\"\n   \
+             counts those too)"
+        );
+
+        let (p, td, tl) = self.per_connection();
+        let _ = writeln!(
+            t,
+            "\nscale: {} concurrent dials to one listener ({} circuits): {} succeeded, all connected and pinged in {:.1} s",
+            self.dials_tried,
+            isolation_name(self.dial_isolation),
+            self.dials_ok,
+            self.dials_seconds
+        );
+        let _ = writeln!(
+            t,
+            "  RSS KiB before → after: this process (both torp2p ends) {} → {}, dialer tor {} → {}, listener tor {} → {}",
+            self.rss_before.process,
+            self.rss_after.process,
+            self.rss_before.tor_dialer,
+            self.rss_after.tor_dialer,
+            self.rss_before.tor_listener,
+            self.rss_after.tor_listener
+        );
+        let _ = writeln!(
+            t,
+            "  RSS per connection: process {p:.0} KiB, dialer tor {td:.0} KiB, listener tor {tl:.0} KiB, total {:.0} KiB",
+            p + td + tl
+        );
+        if !self.codecs.is_empty() {
+            let _ = writeln!(
+                t,
+                "\naddress codecs (criterion, median per call, quick settings; full: cargo bench -p torp2p-addr):"
+            );
+            for (name, ns) in &self.codecs {
+                let _ = writeln!(t, "  {name:<46} {ns:>9.0} ns");
+            }
+        }
+        t
+    }
+
+    pub(crate) fn json(&self, command: &str) -> String {
+        let rt = |_: &[Setups; 3], i: usize| self.round_trips(i).json();
+        let setups = |s: &[Setups; 3]| {
+            format!(
+                "{{\"raw\": {}, \"torp2p\": {}, \"stock\": {}}}",
+                Self::setup_stats(&s[0]).json(),
+                Self::setup_stats(&s[1]).json(),
+                Self::setup_stats(&s[2]).json()
+            )
+        };
+        let (p, td, tl) = self.per_connection();
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let codecs = self
+            .codecs
+            .iter()
+            .map(|(n, ns)| format!("    {}: {}", json_str(n), num(*ns)))
+            .collect::<Vec<_>>()
+            .join(",\n");
+        let mut j = String::from("{\n");
+        let mut field = |k: &str, v: String| {
+            let _ = writeln!(j, "  \"{k}\": {v},");
+        };
+        field("command", json_str(command));
+        field("unix_time", unix.to_string());
+        field("network_tors", self.nodes.to_string());
+        field("rtt_ratio", num(ratio(&self.rtt_p2p, &self.rtt_raw)));
+        field(
+            "rtt_ms",
+            format!(
+                "{{\"raw\": {}, \"torp2p\": {}, \"pair_ratio\": {}}}",
+                self.rtt_raw.json(),
+                self.rtt_p2p.json(),
+                self.rtt_pair_ratio.json()
+            ),
+        );
+        let cold = |i| Self::setup_stats(&self.cold[i]);
+        let warm = |i| Self::setup_stats(&self.warm[i]);
+        field("setup_ratio", num(ratio(&cold(1), &cold(0))));
+        field("setup_ratio_stock", num(ratio(&cold(2), &cold(0))));
+        field("setup_ratio_warm", num(ratio(&warm(1), &warm(0))));
+        field("setup_ratio_warm_stock", num(ratio(&warm(2), &warm(0))));
+        field("setup_ms_new_circuit", setups(&self.cold));
+        field("setup_ms_warm_circuit", setups(&self.warm));
+        field(
+            "setup_round_trips",
+            format!(
+                "{{\"raw\": {}, \"torp2p\": {}, \"stock\": {}, \"counted\": \"round trips the dialer waits for after the SOCKS reply\"}}",
+                rt(&self.warm, 0),
+                rt(&self.warm, 1),
+                rt(&self.warm, 2)
+            ),
+        );
+        field(
+            "throughput_ratio",
+            num(ratio(&self.tput_p2p, &self.tput_raw)),
+        );
+        field(
+            "throughput_mib_s",
+            format!(
+                "{{\"raw\": {}, \"torp2p\": {}, \"torp2p_4_substreams\": {}, \"mib_per_transfer\": {}}}",
+                self.tput_raw.json(),
+                self.tput_p2p.json(),
+                self.tput_p2p_4.json(),
+                self.mib
+            ),
+        );
+        field(
+            "listen_ratio",
+            num(ratio(&self.listen_p2p, &self.listen_raw)),
+        );
+        field(
+            "listen_s",
+            format!(
+                "{{\"raw\": {}, \"torp2p\": {}, \"publication\": {}}}",
+                self.listen_raw.json(),
+                self.listen_p2p.json(),
+                json_str(&self.publication)
+            ),
+        );
+        field(
+            "concurrent_dials",
+            format!(
+                "{{\"tried\": {}, \"succeeded\": {}, \"seconds\": {}, \"isolation\": \"{}\"}}",
+                self.dials_tried,
+                self.dials_ok,
+                num(self.dials_seconds),
+                isolation_name(self.dial_isolation)
+            ),
+        );
+        let rss = |r: &Rss| {
+            format!(
+                "{{\"process\": {}, \"tor_dialer\": {}, \"tor_listener\": {}}}",
+                r.process, r.tor_dialer, r.tor_listener
+            )
+        };
+        field(
+            "rss_kib",
+            format!(
+                "{{\"before\": {}, \"after\": {}}}",
+                rss(&self.rss_before),
+                rss(&self.rss_after)
+            ),
+        );
+        field(
+            "rss_per_connection_kib",
+            format!(
+                "{{\"process\": {}, \"tor_dialer\": {}, \"tor_listener\": {}, \"total\": {}}}",
+                num(p),
+                num(td),
+                num(tl),
+                num(p + td + tl)
+            ),
+        );
+        let _ = writeln!(j, "  \"codecs_ns\": {{\n{codecs}\n  }}\n}}");
+        j
+    }
+}
+
+fn short(variant: &str) -> &str {
+    variant.split(" (").next().unwrap_or(variant)
+}
+
+fn isolation_name(i: Isolation) -> &'static str {
+    match i {
+        Isolation::Shared => "shared",
+        Isolation::PerPeer => "per-peer",
+        _ => "per-connection",
+    }
+}
+/// A string for JSON.
+fn json_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A number for JSON (no NaN or infinity there).
+pub(crate) fn num(x: f64) -> String {
+    if x.is_finite() {
+        format!("{:.4}", x)
+    } else {
+        "null".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(json_str(r#"a "b" \c"#), r#""a \"b\" \\c""#);
+        assert_eq!(json_str("x\ny"), r#""x\u000ay""#);
+    }
+
+    #[test]
+    fn the_report_has_the_keys_the_issue_asks_for() {
+        let json = Report::default().json("cargo xtask bench --quick");
+        for key in [
+            "rtt_ratio",
+            "throughput_ratio",
+            "listen_ratio",
+            "setup_round_trips",
+            "concurrent_dials",
+            "rss_per_connection_kib",
+        ] {
+            assert!(json.contains(&format!("\"{key}\": ")), "{key} missing");
+        }
+        // No NaN in JSON: an empty figure is null.
+        assert!(json.contains("\"rtt_ratio\": null"));
+        assert!(!json.contains("NaN"));
+        assert!(json.contains("\"tried\": 0, \"succeeded\": 0"));
+    }
+}
