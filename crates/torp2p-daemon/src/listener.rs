@@ -85,6 +85,12 @@ impl OnionListener {
         self.virtual_port
     }
 
+    /// The unix socket tor forwards visitors to, inside a directory only this user can enter
+    /// (mode 0700); both are removed with the listener.
+    pub fn socket_path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     /// The upload progress of the service's descriptors.
     pub fn upload_state(&self) -> watch::Receiver<UploadState> {
         self.service.upload_state()

@@ -14,11 +14,18 @@ use torp2p_daemon::{AttachConfig, AuthMethod, Config, Error, LocalAddr, Tor};
 /// `expect`, write `reply`. `None` as reply closes the connection; an empty reply says nothing.
 type Step = (&'static str, Option<Vec<u8>>);
 
-/// Serves one connection with `script` and returns the socket path.
-fn fake_control_port(dir: &tempfile::TempDir, script: Vec<Step>) -> PathBuf {
+/// A fake control port: its socket path, and the task serving it, whose assertions (and their
+/// panics) reach the test through [`attach`].
+struct FakeControlPort {
+    path: PathBuf,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// Serves one connection with `script`.
+fn fake_control_port(dir: &tempfile::TempDir, script: Vec<Step>) -> FakeControlPort {
     let path = dir.path().join("control.sock");
     let listener = UnixListener::bind(&path).unwrap();
-    tokio::spawn(async move {
+    let server = tokio::spawn(async move {
         let Ok((stream, _)) = listener.accept().await else {
             return;
         };
@@ -44,7 +51,7 @@ fn fake_control_port(dir: &tempfile::TempDir, script: Vec<Step>) -> PathBuf {
         // Keep the connection open (and silent) until the client goes away.
         while let Ok(Some(_)) = lines.next_line().await {}
     });
-    path
+    FakeControlPort { path, server }
 }
 
 fn protocolinfo(methods: &str, cookie: Option<&std::path::Path>) -> Vec<u8> {
@@ -54,14 +61,23 @@ fn protocolinfo(methods: &str, cookie: Option<&std::path::Path>) -> Vec<u8> {
     format!("250-PROTOCOLINFO 1\r\n250-AUTH METHODS={methods}{cookie}\r\n250-VERSION Tor=\"0.4.9.11\"\r\n250 OK\r\n").into_bytes()
 }
 
-async fn attach(path: PathBuf, auth: AuthMethod) -> Error {
-    let config = AttachConfig::new(LocalAddr::Unix(path))
+/// Attaches to `fake`, which must fail; then waits for the fake's task, so that an assertion
+/// that failed in it (an unexpected command) fails the test.
+async fn attach(fake: FakeControlPort, auth: AuthMethod) -> Error {
+    let config = AttachConfig::new(LocalAddr::Unix(fake.path))
         .with_auth(auth)
         .with_command_timeout(Duration::from_millis(500));
-    tokio::time::timeout(Duration::from_secs(10), Tor::attach(config))
+    let err = tokio::time::timeout(Duration::from_secs(10), Tor::attach(config))
         .await
         .expect("attach hung")
-        .expect_err("attach to a broken control port succeeded")
+        .expect_err("attach to a broken control port succeeded");
+    // The client has dropped its connection: the fake's task ends.
+    if let Err(e) = fake.server.await
+        && e.is_panic()
+    {
+        std::panic::resume_unwind(e.into_panic());
+    }
+    err
 }
 
 #[tokio::test]
@@ -278,8 +294,8 @@ async fn malformed_control_replies_give_clear_errors() {
     let mut failures = Vec::new();
     for (name, script, auth, want, words) in cases {
         let dir = tempfile::tempdir().unwrap();
-        let path = fake_control_port(&dir, script);
-        let err = attach(path, auth).await;
+        let fake = fake_control_port(&dir, script);
+        let err = attach(fake, auth).await;
         let variant = format!("{err:?}");
         let msg = err.to_string();
         if !variant.starts_with(want) {

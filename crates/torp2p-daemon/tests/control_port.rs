@@ -60,23 +60,26 @@ async fn spawn_authenticate_and_shutdown() {
 
 #[tokio::test]
 async fn socks_port_is_a_unix_socket_by_default_and_tcp_on_request() {
-    // Without DisableNetwork tor opens its SOCKS port; no relay is reachable (none are
-    // configured to be used before bootstrap), and we do not wait for bootstrap.
-    let tor = Tor::spawn(Config::new().with_torrc_lines(["GeoIPFile", "GeoIPv6File"]))
-        .await
-        .unwrap();
+    // Without DisableNetwork tor opens its SOCKS port. So that it reaches nothing outside
+    // this machine, its only directory authority is a closed port on loopback and the
+    // built-in fallback directories are off: every connection it tries goes to 127.0.0.1:1.
+    let nowhere = || {
+        Config::new().with_torrc_lines([
+            "GeoIPFile",
+            "GeoIPv6File",
+            "UseDefaultFallbackDirs 0",
+            "DirAuthority nowhere orport=1 no-v2 v3ident=0000000000000000000000000000000000000001 127.0.0.1:1 0000000000000000000000000000000000000001",
+        ])
+    };
+    let tor = Tor::spawn(nowhere()).await.unwrap();
     match tor.socks_addr() {
         Some(LocalAddr::Unix(p)) => assert!(p.exists(), "{}", p.display()),
         other => panic!("expected a unix SOCKS socket, got {other:?}"),
     }
     tor.shutdown().await;
-    let tor = Tor::spawn(
-        Config::new()
-            .with_listeners(torp2p_daemon::Listeners::Tcp)
-            .with_torrc_lines(["GeoIPFile", "GeoIPv6File"]),
-    )
-    .await
-    .unwrap();
+    let tor = Tor::spawn(nowhere().with_listeners(torp2p_daemon::Listeners::Tcp))
+        .await
+        .unwrap();
     match (tor.socks_addr(), tor.control_addr()) {
         (Some(LocalAddr::Tcp(s)), LocalAddr::Tcp(c)) => {
             assert!(s.ip().is_loopback() && c.ip().is_loopback());
@@ -265,6 +268,14 @@ async fn a_listener_owns_its_service_and_goes_with_it() {
     let listener = tor.listen(&key, 4001, &options).await.unwrap();
     assert_eq!(listener.address(), key.onion_address());
     assert_eq!(listener.virtual_port(), 4001);
+    let socket = listener.socket_path().to_path_buf();
+    let socket_dir = socket.parent().unwrap().to_path_buf();
+    assert!(socket.exists(), "{}", socket.display());
+    assert_eq!(
+        mode(&socket_dir),
+        0o700,
+        "only this user may reach the socket"
+    );
     assert!(wait_listed(&tor, &id, true).await, "the service is added");
     // No visitor (DisableNetwork): accept waits, and giving up on it is harmless.
     let waited = tokio::time::timeout(Duration::from_millis(50), listener.accept()).await;
@@ -274,6 +285,10 @@ async fn a_listener_owns_its_service_and_goes_with_it() {
     assert!(matches!(err, Error::OnionServiceRejected { .. }), "{err:?}");
     listener.remove().await.unwrap();
     assert!(wait_listed(&tor, &id, false).await, "remove deletes it");
+    assert!(
+        !socket_dir.exists(),
+        "the socket's directory goes with the listener"
+    );
 
     let dropped = tor.listen(&key, 4001, &options).await.unwrap();
     assert!(wait_listed(&tor, &id, true).await);

@@ -57,6 +57,11 @@ pub(crate) enum Command {
         /// Stop after answering this many pings (default: run until Ctrl-C).
         #[arg(long, value_name = "N")]
         exit_after: Option<u32>,
+        /// Let only the clients listed this way in (tor's client authorization): a
+        /// `<name>.auth` file as `client-auth-keygen` writes it, or the 52-character public key.
+        /// Repeat for each client.
+        #[arg(long, value_name = "FILE|KEY")]
+        authorized_client: Vec<String>,
     },
     /// Dial a peer by its /onion3/.../p2p/... address and ping it.
     Dial {
@@ -71,5 +76,18 @@ pub(crate) enum Command {
         /// Give up after this many seconds in all (connecting included).
         #[arg(long, default_value_t = 180, value_name = "SECS")]
         timeout: u64,
+        /// The client authorization key for a listener that requires one: a
+        /// `<name>.auth_private` file (mode 0600) as `client-auth-keygen` writes it.
+        #[arg(long, value_name = "FILE")]
+        client_auth: Option<PathBuf>,
+    },
+    /// Make a client authorization key for the onion service at ADDRESS: writes NAME.auth (for
+    /// the listener's --authorized-client) and NAME.auth_private (mode 0600, for the dialer's
+    /// --client-auth). Existing files are not overwritten.
+    ClientAuthKeygen {
+        /// The listener's onion address (`<56 characters>.onion`, or its /onion3 multiaddr).
+        address: String,
+        /// Where to write: NAME.auth and NAME.auth_private.
+        name: PathBuf,
     },
 }

@@ -12,8 +12,10 @@ use libp2p_core::upgrade::Version;
 use libp2p_identity::{Keypair, PeerId};
 use libp2p_swarm::{Swarm, SwarmEvent};
 use sha2::{Digest, Sha256};
-use torp2p_addr::DialAddr;
-use torp2p_daemon::{AttachConfig, AuthMethod, LocalAddr, OnionKey, Tor};
+use torp2p_addr::{DialAddr, DialTarget, OnionAddress};
+use torp2p_daemon::{
+    AttachConfig, AuthMethod, ClientAuthKey, ClientAuthPublicKey, LocalAddr, OnionKey, Tor,
+};
 use torp2p_transport as tor;
 
 use crate::cli::{Cli, Command};
@@ -31,24 +33,46 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
             key_file,
             port,
             exit_after,
+            authorized_client,
         } => {
             let key = match key_file {
                 Some(path) => OnionKey::load_or_generate(path).map_err(|e| e.to_string())?,
                 None => OnionKey::generate(),
             };
             let listen_addr = tor::listen_addr(&key, *port).map_err(|e| e.to_string())?;
+            let mut config = tor::Config::new().with_key(key.clone());
+            for client in authorized_client {
+                config = config.with_authorized_client(authorized_client_key(client)?);
+            }
             let tor = start_tor(&cli).await?;
-            let result = listen(tor.clone(), key, listen_addr, *exit_after).await;
+            let result = listen(tor.clone(), &key, config, listen_addr, *exit_after).await;
             tor.shutdown().await;
             result
         }
+        Command::ClientAuthKeygen { address, name } => client_auth_keygen(address, name),
         Command::Dial {
             multiaddr,
             count,
             interval,
             timeout,
+            client_auth,
         } => {
             let addr = dial_addr(multiaddr)?;
+            let mut config = tor::Config::new();
+            if let Some(file) = client_auth {
+                let (service, key) = ClientAuthKey::load(file).map_err(|e| e.to_string())?;
+                let dialed = match DialAddr::from_str(multiaddr).map(|a| a.target) {
+                    Ok(DialTarget::Onion(o)) => *o.address(),
+                    _ => return Err(format!("`{multiaddr}` is not an onion address")),
+                };
+                if service != dialed {
+                    return Err(format!(
+                        "--client-auth {}: the key is for {service}, not for the address dialed ({dialed})",
+                        file.display()
+                    ));
+                }
+                config = config.with_client_auth(service, key);
+            }
             if !interval.is_finite() || *interval <= 0.0 {
                 return Err(format!(
                     "--interval must be a positive number of seconds, not {interval}"
@@ -57,7 +81,16 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
             let interval = Duration::from_secs_f64(*interval);
             let timeout = Duration::from_secs(*timeout);
             let tor = start_tor(&cli).await?;
-            let result = dial(tor.clone(), multiaddr, addr, *count, interval, timeout).await;
+            let result = dial(
+                tor.clone(),
+                config,
+                multiaddr,
+                addr,
+                *count,
+                interval,
+                timeout,
+            )
+            .await;
             tor.shutdown().await;
             result
         }
@@ -149,19 +182,57 @@ fn swarm(
     ))
 }
 
+/// A listener's authorized client: a `<name>.auth` file, or the public key itself.
+fn authorized_client_key(given: &str) -> Result<ClientAuthPublicKey, String> {
+    if let Ok(key) = given.parse::<ClientAuthPublicKey>() {
+        return Ok(key);
+    }
+    ClientAuthPublicKey::load(given).map_err(|e| format!("--authorized-client: {e}"))
+}
+
+/// `client-auth-keygen ADDRESS NAME`.
+fn client_auth_keygen(address: &str, name: &std::path::Path) -> Result<ExitCode, String> {
+    let service = match address.parse::<OnionAddress>() {
+        Ok(a) => a,
+        Err(text_error) => match DialAddr::from_str(address).map(|a| a.target) {
+            Ok(DialTarget::Onion(o)) => *o.address(),
+            _ => return Err(format!("bad address: {text_error}")),
+        },
+    };
+    let with = |ext: &str| {
+        let mut p = name.as_os_str().to_owned();
+        p.push(ext);
+        std::path::PathBuf::from(p)
+    };
+    let (public, private) = (with(".auth"), with(".auth_private"));
+    for p in [&public, &private] {
+        if p.symlink_metadata().is_ok() {
+            return Err(format!(
+                "{} exists: choose another NAME, or remove it first",
+                p.display()
+            ));
+        }
+    }
+    let key = ClientAuthKey::generate().map_err(|e| e.to_string())?;
+    key.save(&private, &service).map_err(|e| e.to_string())?;
+    key.public_key().save(&public).map_err(|e| e.to_string())?;
+    eprintln!(
+        "wrote {} (for the listener: --authorized-client) and {} (secret, for the dialer: --client-auth)",
+        public.display(),
+        private.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn listen(
     tor: Tor,
-    key: OnionKey,
+    key: &OnionKey,
+    config: tor::Config,
     listen_addr: Multiaddr,
     exit_after: Option<u32>,
 ) -> Result<ExitCode, String> {
-    let keypair = identity_for(&key)?;
-    let mut swarm = swarm(
-        tor,
-        &keypair,
-        tor::Config::new().with_key(key),
-        Duration::from_secs(1),
-    )?;
+    let keypair = identity_for(key)?;
+    let mut swarm = swarm(tor, &keypair, config, Duration::from_secs(1))?;
     swarm
         .listen_on(listen_addr)
         .map_err(|e| format!("cannot listen: {e}"))?;
@@ -220,6 +291,7 @@ async fn listen(
 
 async fn dial(
     tor: Tor,
+    config: tor::Config,
     text: &str,
     addr: Multiaddr,
     count: u32,
@@ -227,7 +299,7 @@ async fn dial(
     timeout: Duration,
 ) -> Result<ExitCode, String> {
     let keypair = Keypair::generate_ed25519();
-    let mut swarm = swarm(tor, &keypair, tor::Config::new(), interval)?;
+    let mut swarm = swarm(tor, &keypair, config, interval)?;
     let started = Instant::now();
     swarm
         .dial(addr.clone())
