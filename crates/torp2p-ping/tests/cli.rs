@@ -117,3 +117,83 @@ fn bad_command_lines_say_what_is_wrong() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
 }
+
+/// `client-auth-keygen` writes tor's two files (the secret one 0600) and refuses to overwrite;
+/// `--authorized-client` and `--client-auth` refuse what is not a key for them, before tor
+/// starts.
+#[test]
+fn client_authorization_flags() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let name = dir.path().join("alice");
+    let name = name.to_str().unwrap();
+    let (code, text) = run(&["client-auth-keygen", &format!("{GOOD}.onion"), name]);
+    assert_eq!(code, 0, "{text}");
+    let public = format!("{name}.auth");
+    let private = format!("{name}.auth_private");
+    let public_text = std::fs::read_to_string(&public).unwrap();
+    assert!(
+        public_text.starts_with("descriptor:x25519:"),
+        "{public_text}"
+    );
+    let private_text = std::fs::read_to_string(&private).unwrap();
+    assert!(
+        private_text.starts_with(&format!("{GOOD}:descriptor:x25519:")),
+        "{private_text}"
+    );
+    let mode = std::fs::metadata(&private).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    let other = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid";
+    let good_addr = format!("/onion3/{GOOD}:4001/p2p/{PEER}");
+    let other_addr = format!("/onion3/{other}:4001/p2p/{PEER}");
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        // The files exist: not overwritten.
+        (
+            vec!["client-auth-keygen", GOOD, name],
+            1,
+            "exists: choose another NAME",
+        ),
+        (vec!["client-auth-keygen", "nope", name], 1, "bad address"),
+        // A private key where a public one belongs, and the other way round.
+        (
+            vec!["listen", "--authorized-client", &private],
+            1,
+            "not a tor client authorization file",
+        ),
+        (
+            vec!["listen", "--authorized-client", "TOOSHORT"],
+            1,
+            "--authorized-client",
+        ),
+        (
+            vec!["dial", "--client-auth", &public, &good_addr],
+            1,
+            "not a tor client authorization private-key file",
+        ),
+        // A key for another service.
+        (
+            vec!["dial", "--client-auth", &private, &other_addr],
+            1,
+            "not for the address dialed",
+        ),
+    ];
+    for (args, expected_code, words) in &cases {
+        let (code, text) = run(args);
+        assert_eq!(code, *expected_code, "{args:?}: {text}");
+        assert!(
+            text.contains(words),
+            "{args:?}: expected {words:?} in {text}"
+        );
+    }
+    // A secret key file others can read is refused.
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, text) = run(&[
+        "dial",
+        "--client-auth",
+        &private,
+        &format!("/onion3/{GOOD}:4001/p2p/{PEER}"),
+    ]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("chmod 600"), "{text}");
+}

@@ -1,7 +1,8 @@
-//! What the transport promises about privacy, checked against real tors on a private network:
-//! client authorization (an authorized client connects; one without a key and one with a
-//! wrong key get tor's typed answers), and stream isolation as tor itself reports it (which
-//! circuit carries which stream), for each `Isolation` mode.
+//! What the transport promises about privacy and defenses, checked against real tors on a
+//! private network: client authorization (an authorized client connects; one without a key and
+//! one with a wrong key get tor's typed answers), stream isolation as tor itself reports it
+//! (which circuit carries which stream) for each `Isolation` mode, and proof-of-work defenses
+//! (tor puts PoW parameters in the descriptor, and a client still connects).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -18,7 +19,7 @@ use torp2p_swarm_test::*;
 use torp2p_transport as tor;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_authorization_and_stream_isolation() {
+async fn client_authorization_stream_isolation_and_pow() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
@@ -34,6 +35,7 @@ async fn client_authorization_and_stream_isolation() {
             let tors = [s?, ok?, none?, wrong?];
             client_authorization(&tors).await;
             stream_isolation(&tors[0], &tors[1]).await;
+            pow_defenses(net, &tors[1]).await;
             for t in tors {
                 t.shutdown().await;
             }
@@ -225,4 +227,69 @@ async fn stream_isolation(listener_tor: &tor::Tor, dialer_tor: &tor::Tor) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// Whether the log file has a line containing `needle`.
+fn logged(log: &std::path::Path, needle: &str) -> bool {
+    std::fs::read_to_string(log).is_ok_and(|t| t.contains(needle))
+}
+
+/// What tor logs (at info level) when it sets up PoW defenses for a service and puts their
+/// parameters in its descriptor (tor 0.4.9: `initialize_pow_defenses(): Generating both PoW
+/// seeds...`, `update_all_descriptors_pow_params(): Initializing pow_params in descriptor...`).
+const POW_SEEDS: &str = "initialize_pow_defenses()";
+const POW_PARAMS: &str = "pow_params in descriptor";
+
+async fn pow_defenses(net: &mut torp2p_testnet::TestNet, client_tor: &tor::Tor) {
+    // A service tor of its own, logging at info level: PoW parameters live in the
+    // descriptor's encrypted layer, which the control port does not show; tor's log does.
+    let config = net.client_config();
+    let log = config.data_dir().unwrap().join("info.log");
+    let host = tor::Tor::spawn(config.with_torrc_line(format!("Log info file {}", log.display())))
+        .await
+        .unwrap();
+    host.wait_bootstrapped(STEP).await.unwrap();
+
+    // First a service without defenses: tor sets up none.
+    let mut plain = peer("plain", host.clone());
+    let mut dialer = peer("dialer", client_tor.clone());
+    let (_plain_listener, _) = listen(&mut plain, &mut dialer, Side::A, 4021).await;
+    assert!(
+        !logged(&log, POW_SEEDS),
+        "PoW set up for a service without defenses"
+    );
+    drop(plain);
+
+    // Then one with defenses: tor generates seeds and publishes parameters, and a client
+    // still connects and pings.
+    let pow = tor::PowDefenses {
+        queue_rate: 100,
+        queue_burst: 200,
+    };
+    let mut defended = peer_from(
+        "defended",
+        host.clone(),
+        test_config()
+            .with_onion_service_options(tor::OnionServiceOptions::new().with_pow_defenses(pow)),
+        tor::OnionKey::generate(),
+        Keypair::generate_ed25519(),
+    );
+    let (_listener, addr) = listen(&mut defended, &mut dialer, Side::A, 4022).await;
+    // tor writes its log as it goes: poll until both lines are there.
+    let both = async {
+        while !(logged(&log, POW_SEEDS) && logged(&log, POW_PARAMS)) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(STEP, both)
+        .await
+        .expect("tor logs its PoW seeds and the descriptor's pow_params");
+    reconnect(&mut defended, &mut dialer, &addr).await;
+    let id = defended.id;
+    drive(&mut defended, &mut dialer, "a client pings the defended service", |side, e| {
+        matches!(e, SwarmEvent::Behaviour(BehaviourEvent::Ping(libp2p_ping::Event { peer, result: Ok(_), .. })) if side == Side::B && *peer == id)
+    })
+    .await;
+    drop((defended, dialer));
+    host.shutdown().await;
 }
