@@ -79,6 +79,7 @@ pub struct Config {
     pub(crate) keys: Vec<OnionKey>,
     pub(crate) service_options: OnionServiceOptions,
     pub(crate) client_auth: HashMap<OnionAddress, ClientAuthKey>,
+    pub(crate) max_concurrent_dials: usize,
 }
 
 impl Config {
@@ -100,7 +101,9 @@ impl Config {
     ///   [`with_key`](Self::with_key));
     /// - onion service options: [`OnionServiceOptions::new`] (no stream limit, no client
     ///   authorization, no proof-of-work defenses);
-    /// - no client authorization keys for dialing.
+    /// - no client authorization keys for dialing;
+    /// - at most 32 dials at once (tor's own `MaxClientCircuitsPending` default); more wait in
+    ///   line, see [`with_max_concurrent_dials`](Self::with_max_concurrent_dials).
     pub fn new() -> Self {
         Self {
             tor: None,
@@ -113,6 +116,7 @@ impl Config {
             keys: Vec::new(),
             service_options: OnionServiceOptions::new(),
             client_auth: HashMap::new(),
+            max_concurrent_dials: DEFAULT_MAX_CONCURRENT_DIALS,
         }
     }
 
@@ -203,6 +207,17 @@ impl Config {
         self
     }
 
+    /// Sets how many dials may run at once (at least 1); the others wait in line, first come
+    /// first served, so that a swarm dialing a thousand addresses does not ask tor for a
+    /// thousand circuits at once. A dial waits in line at most its timeout (the dial config's,
+    /// 120 s by default), then fails with [`Error::DialQueueTimeout`](crate::Error); once it
+    /// leaves the line, its full timeout applies to the dial itself. Dropping a waiting dial
+    /// takes it out of the line.
+    pub fn with_max_concurrent_dials(mut self, n: usize) -> Self {
+        self.max_concurrent_dials = n.max(1);
+        self
+    }
+
     /// Dialing: the client authorization key for the onion service at `service`, given to
     /// tor (`ONION_CLIENT_AUTH_ADD`) before the first dial to it. One key per service; a
     /// second call for the same service replaces the first.
@@ -211,6 +226,9 @@ impl Config {
         self
     }
 }
+
+/// How many dials run at once by default: tor's default `MaxClientCircuitsPending`.
+const DEFAULT_MAX_CONCURRENT_DIALS: usize = 32;
 
 /// How long [`Transport::new`](crate::Transport::new) waits for tor to bootstrap by default.
 pub(crate) const DEFAULT_BOOTSTRAP_TIMEOUT: Duration = Duration::from_secs(120);

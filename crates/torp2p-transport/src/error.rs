@@ -75,6 +75,19 @@ pub enum Error {
         addr: Multiaddr,
     },
 
+    /// A dial waited for its timeout in line for one of the transport's dial slots
+    /// ([`Config::with_max_concurrent_dials`](crate::Config::with_max_concurrent_dials)) and
+    /// never started.
+    #[error(
+        "the dial waited {waited:?} for one of {slots} dial slots (all busy with other dials) and did not start: dial fewer addresses at once, raise Config::with_max_concurrent_dials, or raise the dial timeout"
+    )]
+    DialQueueTimeout {
+        /// How long it waited (the dial's timeout).
+        waited: std::time::Duration,
+        /// How many dials may run at once.
+        slots: usize,
+    },
+
     /// [`Transport::from_tor`](crate::Transport::from_tor) was given a config that names a tor
     /// source or a bootstrap timeout, which only [`Transport::new`](crate::Transport::new)
     /// uses.

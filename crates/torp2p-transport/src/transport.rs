@@ -26,6 +26,8 @@ use crate::stream::Stream;
 pub struct Transport {
     config: Config,
     backend: Arc<dyn Backend>,
+    /// One permit per dial that may run at once.
+    dial_slots: Arc<tokio::sync::Semaphore>,
     /// The config's keys by the onion address they run.
     keys: HashMap<OnionAddress, OnionKey>,
     /// One per onion address, held by the listener that has a service with that address.
@@ -91,6 +93,7 @@ impl Transport {
             .map(|a| (*a, Arc::new(tokio::sync::Mutex::new(()))))
             .collect();
         Self {
+            dial_slots: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_dials)),
             config,
             backend: Arc::new(backend),
             keys,
@@ -224,7 +227,23 @@ impl libp2p_core::Transport for Transport {
         let target = self.classify(&addr)?;
         self.backend.check_dial().map_err(TransportError::Other)?;
         let backend = self.backend.clone();
-        Ok(Box::pin(async move { backend.dial(&target).await }))
+        let slots = self.dial_slots.clone();
+        let (waited, count) = (self.config.dial.timeout(), self.config.max_concurrent_dials);
+        Ok(Box::pin(async move {
+            // In line for a slot (cancel-safe: a dropped dial leaves the line), at most the
+            // dial's timeout; the slot is held until the dial ends.
+            let _slot = match tokio::time::timeout(waited, slots.acquire_owned()).await {
+                Ok(Ok(slot)) => slot,
+                // The semaphore is never closed.
+                Ok(Err(_)) | Err(_) => {
+                    return Err(Error::DialQueueTimeout {
+                        waited,
+                        slots: count,
+                    });
+                }
+            };
+            backend.dial(&target).await
+        }))
     }
 
     fn poll(

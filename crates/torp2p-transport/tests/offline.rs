@@ -515,3 +515,78 @@ fn the_transport_and_its_futures_can_be_sent() {
     }
     transport::<tor::Transport>();
 }
+
+#[tokio::test]
+async fn dials_beyond_the_limit_wait_in_line_and_keep_their_timeout() {
+    // A SOCKS "server" that accepts and never answers: each dial holds its slot.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tor = offline_tor().await;
+    let mut t = tor::Transport::from_tor(
+        tor.clone(),
+        tor::Config::new()
+            .with_socks_proxy(tor::addr::LocalAddr::Tcp(silent.local_addr().unwrap()))
+            .with_max_concurrent_dials(2)
+            .with_dial_config(tor::socks::Config::new().with_timeout(Duration::from_secs(2))),
+    )
+    .unwrap();
+    let first = tokio::spawn(t.dial(some_onion(4001), opts()).unwrap());
+    let second = tokio::spawn(t.dial(some_onion(4002), opts()).unwrap());
+    let third = tokio::spawn(t.dial(some_onion(4003), opts()).unwrap());
+    let (_c1, _) = silent.accept().await.unwrap();
+    let (_c2, _) = silent.accept().await.unwrap();
+    // Two slots: the third dial waits in line and opens no connection. (Absence can only be
+    // checked for a while; a broken limit would connect at once.)
+    let early = tokio::time::timeout(Duration::from_millis(300), silent.accept()).await;
+    assert!(
+        early.is_err(),
+        "a third dial ran beside two with a limit of 2"
+    );
+    // Dropping a dial frees its slot: the waiting one goes ahead.
+    first.abort();
+    let (_c3, _) = silent.accept().await.unwrap();
+    // The silent server never answers: both running dials end with their own timeout.
+    for dial in [second, third] {
+        let err = dial.await.unwrap().err().unwrap();
+        assert!(
+            matches!(err.dial_error(), Some(tor::DialError::Timeout { .. })),
+            "{err:?}"
+        );
+    }
+
+    // With one slot and two dials waiting behind a running one, the first in line gets the
+    // slot when the running one times out, and the second waits out its own timeout in line
+    // (both started after the running one): it fails with the reason, never having started.
+    let mut one = tor::Transport::from_tor(
+        tor,
+        tor::Config::new()
+            .with_socks_proxy(tor::addr::LocalAddr::Tcp(silent.local_addr().unwrap()))
+            .with_max_concurrent_dials(1)
+            .with_dial_config(tor::socks::Config::new().with_timeout(Duration::from_millis(500))),
+    )
+    .unwrap();
+    let running = tokio::spawn(one.dial(some_onion(4001), opts()).unwrap());
+    let (_c4, _) = silent.accept().await.unwrap();
+    let waiting = [
+        tokio::spawn(one.dial(some_onion(4002), opts()).unwrap()),
+        tokio::spawn(one.dial(some_onion(4003), opts()).unwrap()),
+    ];
+    let mut queued_out = 0;
+    let mut timed_out = 0;
+    for dial in waiting {
+        match dial.await.unwrap().err().unwrap() {
+            tor::Error::DialQueueTimeout { slots: 1, .. } => queued_out += 1,
+            e if matches!(e.dial_error(), Some(tor::DialError::Timeout { .. })) => timed_out += 1,
+            e => panic!("{e:?}"),
+        }
+    }
+    assert_eq!((queued_out, timed_out), (1, 1));
+    let err = tor::Error::DialQueueTimeout {
+        waited: Duration::from_millis(500),
+        slots: 1,
+    };
+    assert!(
+        err.to_string().contains("with_max_concurrent_dials"),
+        "{err}"
+    );
+    assert!(running.await.unwrap().is_err());
+}
