@@ -88,9 +88,33 @@ pub fn peer_from(
     key: tor::OnionKey,
     keypair: Keypair,
 ) -> Peer {
-    let id = keypair.public().to_peer_id();
     let config = config.with_key(key.clone());
     let transport = tor::Transport::from_tor(tor, config).expect("a transport on the given tor");
+    peer_on(name, transport, key, keypair)
+}
+
+/// A swarm whose transport starts its own tor with [`tor::Transport::new`] (so it is
+/// supervised: started again when it dies): `config` names the tor source (e.g. a private
+/// network's `client_config`); the onion service `key` is added.
+pub async fn supervised_peer(
+    name: &'static str,
+    config: tor::Config,
+    key: tor::OnionKey,
+    keypair: Keypair,
+) -> Peer {
+    let transport = tor::Transport::new(config.with_key(key.clone()))
+        .await
+        .expect("the transport starts its tor");
+    peer_on(name, transport, key, keypair)
+}
+
+fn peer_on(
+    name: &'static str,
+    transport: tor::Transport,
+    key: tor::OnionKey,
+    keypair: Keypair,
+) -> Peer {
+    let id = keypair.public().to_peer_id();
     let swarm = Swarm::new(
         upgraded(transport, &keypair),
         Behaviour {

@@ -80,6 +80,78 @@ pub struct Config {
     pub(crate) service_options: OnionServiceOptions,
     pub(crate) client_auth: HashMap<OnionAddress, ClientAuthKey>,
     pub(crate) max_concurrent_dials: usize,
+    pub(crate) restart: RestartPolicy,
+}
+
+/// What [`Transport::new`](crate::Transport::new) does when its tor dies or hangs: start it
+/// again (or attach again), with exponential backoff between failed attempts, and re-publish
+/// every onion service with its key (the same onion addresses). A plain value: [`new`](Self::new)
+/// gives the defaults, the `with_*` setters change them.
+///
+/// While tor is down, dials fail at once with [`Error::TorRestarting`](crate::Error) and each
+/// listener reports its address expired (`TransportEvent::AddressExpired`); once the service
+/// is published again, the same address is reported new (`NewAddress`). When the policy gives
+/// up, listeners close with [`Error::GaveUpRestarting`](crate::Error).
+///
+/// A transport made with [`Transport::from_tor`](crate::Transport::from_tor) has no source to
+/// start tor again from: it is not supervised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartPolicy {
+    pub(crate) enabled: bool,
+    pub(crate) max_attempts: u32,
+    pub(crate) first_backoff: Duration,
+    pub(crate) max_backoff: Duration,
+    pub(crate) hang_timeout: Duration,
+}
+
+impl RestartPolicy {
+    /// The defaults: on; the first attempt at once, then after 1 s, 2 s, 4 s, ... at most 60 s
+    /// apart; give up after 10 failed attempts in a row; a tor whose control port stays silent
+    /// for 30 s counts as hung and is killed (a spawned one) and started again.
+    pub fn new() -> Self {
+        Self {
+            enabled: true,
+            max_attempts: 10,
+            first_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            hang_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Never restart: when tor dies, listeners close and dials fail with
+    /// [`Error::TorGone`](crate::Error).
+    pub fn never() -> Self {
+        Self {
+            enabled: false,
+            ..Self::new()
+        }
+    }
+
+    /// Gives up after `n` failed attempts in a row (at least 1).
+    pub fn with_max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+
+    /// The wait after the first failed attempt, doubled after each further one up to `max`.
+    pub fn with_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.first_backoff = first;
+        self.max_backoff = max.max(first);
+        self
+    }
+
+    /// How long tor's control port may stay silent before tor counts as hung (at least
+    /// 200 ms; checked every half of it).
+    pub fn with_hang_timeout(mut self, timeout: Duration) -> Self {
+        self.hang_timeout = timeout.max(Duration::from_millis(200));
+        self
+    }
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Config {
@@ -103,7 +175,8 @@ impl Config {
     ///   authorization, no proof-of-work defenses);
     /// - no client authorization keys for dialing;
     /// - at most 32 dials at once (tor's own `MaxClientCircuitsPending` default); more wait in
-    ///   line, see [`with_max_concurrent_dials`](Self::with_max_concurrent_dials).
+    ///   line, see [`with_max_concurrent_dials`](Self::with_max_concurrent_dials);
+    /// - tor started again when it dies or hangs ([`RestartPolicy::new`]).
     pub fn new() -> Self {
         Self {
             tor: None,
@@ -117,6 +190,7 @@ impl Config {
             service_options: OnionServiceOptions::new(),
             client_auth: HashMap::new(),
             max_concurrent_dials: DEFAULT_MAX_CONCURRENT_DIALS,
+            restart: RestartPolicy::new(),
         }
     }
 
@@ -204,6 +278,12 @@ impl Config {
     /// [`DialError::ClientAuthWrong`]: torp2p_socks::DialError::ClientAuthWrong
     pub fn with_authorized_client(mut self, public_key: ClientAuthPublicKey) -> Self {
         self.service_options = self.service_options.with_authorized_client(public_key);
+        self
+    }
+
+    /// Sets what happens when tor dies or hangs; see [`RestartPolicy`].
+    pub fn with_restart_policy(mut self, policy: RestartPolicy) -> Self {
+        self.restart = policy;
         self
     }
 

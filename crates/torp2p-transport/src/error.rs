@@ -41,6 +41,36 @@ pub enum Error {
         source: torp2p_daemon::Error,
     },
 
+    /// tor died or hung and is being started again (see
+    /// [`RestartPolicy`](crate::RestartPolicy)): dials fail at once until it is back, and
+    /// listeners come back by themselves (their address is reported expired, then new).
+    #[error(
+        "tor is restarting (it died or hung): dials fail until it is back; listeners come back by themselves"
+    )]
+    TorRestarting {
+        /// Which attempt is under way: the cause, so that [`Error::is_tor_restarting_in`]
+        /// finds it where libp2p hides this error.
+        #[source]
+        source: Restarting,
+    },
+
+    /// tor did not come back: the restart policy gave up.
+    #[error("tor did not come back after {attempts} restart attempts; the transport has stopped")]
+    GaveUpRestarting {
+        /// How many attempts were made.
+        attempts: u32,
+        /// Why tor went away.
+        #[source]
+        last: std::sync::Arc<Error>,
+    },
+
+    /// Why a supervised tor went away (the cause of [`Error::GaveUpRestarting`]).
+    #[error("tor went away: {reason}")]
+    TorRestartFailed {
+        /// What happened to it.
+        reason: String,
+    },
+
     /// tor has no SOCKS port, so nothing can be dialed.
     #[error(
         "tor has no SOCKS port, so nothing can be dialed: it runs with `DisableNetwork 1` or without a SocksPort; give the port with Config::with_socks_proxy"
@@ -110,9 +140,31 @@ impl Error {
     /// tor closed. Nothing will work until a new transport with a new tor is made.
     pub fn is_tor_gone(&self) -> bool {
         match self {
-            Error::TorGone { .. } => true,
+            Error::TorGone { .. } | Error::GaveUpRestarting { .. } => true,
             Error::Daemon { source, .. } => source.is_tor_gone(),
             _ => false,
+        }
+    }
+
+    /// Whether tor is being started again ([`Error::TorRestarting`]): try again later.
+    pub fn is_tor_restarting(&self) -> bool {
+        matches!(self, Error::TorRestarting { .. })
+    }
+
+    /// Whether a chain of errors (see [`find`](Self::find)) says that tor is being started
+    /// again: for example the error of a swarm's `OutgoingConnectionError` during an outage.
+    pub fn is_tor_restarting_in(error: &(dyn std::error::Error + 'static)) -> bool {
+        chain(error).any(|e| {
+            e.downcast_ref::<Restarting>().is_some()
+                || e.downcast_ref::<Error>()
+                    .is_some_and(Error::is_tor_restarting)
+        })
+    }
+
+    /// [`Error::TorRestarting`] for `attempt` (0: the dial saw tor die under it).
+    pub(crate) fn restarting(attempt: u32) -> Self {
+        Error::TorRestarting {
+            source: Restarting { attempt },
         }
     }
 
@@ -186,6 +238,14 @@ impl Error {
             Error::Daemon { doing, source }
         }
     }
+}
+
+/// The cause of [`Error::TorRestarting`]: which restart attempt is under way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("restart attempt {attempt} is under way")]
+pub struct Restarting {
+    /// The attempt (0 when a dial saw tor die under it, before the first attempt).
+    pub attempt: u32,
 }
 
 /// The errors of a chain: `error`, then its sources, looking into `io::Error`s (whose

@@ -19,7 +19,7 @@ use torp2p_addr::{OnionAddress, OnionSocketAddr};
 use torp2p_daemon::{OnionKey, Publication};
 use tracing::debug;
 
-use crate::backend::{Backend, Service};
+use crate::backend::{Backend, Readiness, Service, ServiceEvent};
 use crate::error::Error;
 use crate::stream::Stream;
 
@@ -35,6 +35,8 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 enum Event {
     /// The onion service counts as published: report the listen address.
     Published,
+    /// The onion service is not reachable any more (its tor died): the address expired.
+    Expired(Error),
     /// A peer dialed the onion service.
     Incoming(Stream),
     /// A non-fatal error (a failed `accept`).
@@ -146,6 +148,13 @@ impl futures::Stream for Listener {
                     listener_id,
                     listen_addr: self.addr.clone(),
                 },
+                Some(Event::Expired(error)) => {
+                    debug!(listener = %listener_id, %error, "the listen address expired");
+                    TransportEvent::AddressExpired {
+                        listener_id,
+                        listen_addr: self.addr.clone(),
+                    }
+                }
                 Some(Event::Incoming(stream)) => TransportEvent::Incoming {
                     listener_id,
                     upgrade: ready(Ok(stream)),
@@ -204,35 +213,33 @@ async fn serve(
 
     // Adding the service runs to completion: see the module's docs.
     debug!(listener = %id, "adding the onion service");
-    let service = backend.listen(&params.key, onion.port()).await?;
-
-    let published = tokio::select! {
-        r = service.reachable(params.publication, params.publish_timeout) => r,
-        _ = &mut *close => return remove(id, service, slot).await,
+    let readiness = Readiness {
+        policy: params.publication,
+        timeout: params.publish_timeout,
     };
-    if let Err(error) = published {
-        if !error.is_tor_gone() {
-            let _ = remove(id, service, slot).await;
-        }
-        return Err(error);
-    }
-    if tx.send(Event::Published).await.is_err() {
-        return remove(id, service, slot).await;
-    }
+    let service = backend.listen(&params.key, onion.port(), readiness).await?;
 
     loop {
         let event = tokio::select! {
             _ = &mut *close => return remove(id, service, slot).await,
             gone = backend.stopped() => return Err(gone),
-            accepted = service.accept() => match accepted {
-                Ok(stream) => {
+            next = service.next() => match next {
+                Ok(ServiceEvent::Reachable) => Event::Published,
+                Ok(ServiceEvent::Unreachable(error)) => Event::Expired(error),
+                Ok(ServiceEvent::Incoming(stream)) => {
                     debug!(listener = %id, "incoming connection through tor");
                     Event::Incoming(stream)
                 }
-                Err(error) => {
+                Ok(ServiceEvent::AcceptError(error)) => {
                     debug!(listener = %id, %error, "accept failed");
                     tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
                     Event::Error(error)
+                }
+                Err(error) => {
+                    if !error.is_tor_gone() {
+                        let _ = remove(id, service, slot).await;
+                    }
+                    return Err(error);
                 }
             },
         };

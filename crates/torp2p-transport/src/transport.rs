@@ -16,6 +16,7 @@ use tracing::debug;
 
 use crate::backend::Backend;
 use crate::backend::c_tor::CTor;
+use crate::backend::supervised::Supervised;
 use crate::config::{Clearnet, Config, DEFAULT_BOOTSTRAP_TIMEOUT, TorSource};
 use crate::error::Error;
 use crate::listener::{Listener, Params, Upgrade};
@@ -47,7 +48,8 @@ impl Transport {
     /// [`Error::Daemon`] if tor cannot be started or attached to, or does not bootstrap in
     /// time (the error says how far it got); [`Error::TorGone`] if it exits meanwhile.
     pub async fn new(config: Config) -> Result<Self, Error> {
-        let tor = match config.tor.clone().unwrap_or_default() {
+        let source = config.tor.clone().unwrap_or_default();
+        let tor = match source.clone() {
             TorSource::Spawn(c) => Tor::spawn(c)
                 .await
                 .map_err(|e| Error::daemon("starting tor", e))?,
@@ -62,7 +64,13 @@ impl Transport {
         )
         .await
         .map_err(|e| Error::daemon("bootstrapping tor", e))?;
-        Ok(Self::on(tor, config))
+        // Supervised: started again when it dies or hangs (see RestartPolicy).
+        let backend: Arc<dyn Backend> = if config.restart.enabled {
+            Arc::new(Supervised::start(tor, source, &config))
+        } else {
+            Arc::new(CTor::new(tor, &config))
+        };
+        Ok(Self::on(backend, config))
     }
 
     /// A transport on a [`Tor`] handle you already have (shared with other parts of your
@@ -78,11 +86,11 @@ impl Transport {
         if config.tor.is_some() || config.bootstrap_timeout.is_some() {
             return Err(Error::TorSourceConflict);
         }
-        Ok(Self::on(tor, config))
+        let backend = Arc::new(CTor::new(tor, &config));
+        Ok(Self::on(backend, config))
     }
 
-    fn on(tor: Tor, config: Config) -> Self {
-        let backend = CTor::new(tor, &config);
+    fn on(backend: Arc<dyn Backend>, config: Config) -> Self {
         let keys: HashMap<OnionAddress, OnionKey> = config
             .keys
             .iter()
@@ -95,7 +103,7 @@ impl Transport {
         Self {
             dial_slots: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_dials)),
             config,
-            backend: Arc::new(backend),
+            backend,
             keys,
             slots,
             listeners: SelectAll::new(),

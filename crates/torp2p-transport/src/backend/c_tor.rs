@@ -3,16 +3,15 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use torp2p_addr::{DialAddr, DialTarget, LocalAddr, OnionAddress};
-use torp2p_daemon::{
-    ClientAuthKey, OnionKey, OnionListener, OnionServiceOptions, Publication, Tor,
-};
+use torp2p_daemon::{ClientAuthKey, OnionKey, OnionListener, OnionServiceOptions, Tor};
 use torp2p_socks::DialError;
 
-use super::{Backend, Service};
+use super::{Backend, Readiness, Service, ServiceEvent};
 use crate::error::Error;
 use crate::stream::Stream;
 
@@ -80,6 +79,11 @@ impl CTor {
             source: self.tor.gone().await,
         }
     }
+
+    /// The tor daemon.
+    pub(crate) fn tor(&self) -> &Tor {
+        &self.tor
+    }
 }
 
 #[async_trait]
@@ -115,13 +119,22 @@ impl Backend for CTor {
         }
     }
 
-    async fn listen(&self, key: &OnionKey, virtual_port: u16) -> Result<Box<dyn Service>, Error> {
+    async fn listen(
+        &self,
+        key: &OnionKey,
+        virtual_port: u16,
+        readiness: Readiness,
+    ) -> Result<Box<dyn Service>, Error> {
         let listener = self
             .tor
             .listen(key, virtual_port, &self.service_options)
             .await
             .map_err(|e| Error::daemon("adding the onion service", e))?;
-        Ok(Box::new(CTorService(listener)))
+        Ok(Box::new(CTorService {
+            listener,
+            readiness,
+            published: AtomicBool::new(false),
+        }))
     }
 
     async fn stopped(&self) -> Error {
@@ -130,35 +143,40 @@ impl Backend for CTor {
 }
 
 /// An onion service of a C tor, with its socket.
-struct CTorService(OnionListener);
+struct CTorService {
+    listener: OnionListener,
+    readiness: Readiness,
+    /// Whether [`ServiceEvent::Reachable`] was reported.
+    published: AtomicBool,
+}
 
 #[async_trait]
 impl Service for CTorService {
-    async fn reachable(&self, policy: Publication, timeout: Duration) -> Result<(), Error> {
-        let state = self
-            .0
-            .wait_published(policy, timeout)
-            .await
-            .map_err(|e| Error::daemon("publishing the onion service", e))?;
-        tracing::info!(
-            uploads = state.uploads,
-            uploaded = state.uploaded,
-            failed = state.failed,
-            "onion service published"
-        );
-        Ok(())
-    }
-
-    async fn accept(&self) -> Result<Stream, Error> {
-        self.0
-            .accept()
-            .await
-            .map(|stream| Stream::inbound(stream.into()))
-            .map_err(|e| Error::daemon("accepting a connection", e))
+    async fn next(&self) -> Result<ServiceEvent, Error> {
+        if !self.published.load(Ordering::Acquire) {
+            // Waiting on a watch channel: cancel-safe.
+            let state = self
+                .listener
+                .wait_published(self.readiness.policy, self.readiness.timeout)
+                .await
+                .map_err(|e| Error::daemon("publishing the onion service", e))?;
+            tracing::info!(
+                uploads = state.uploads,
+                uploaded = state.uploaded,
+                failed = state.failed,
+                "onion service published"
+            );
+            self.published.store(true, Ordering::Release);
+            return Ok(ServiceEvent::Reachable);
+        }
+        Ok(match self.listener.accept().await {
+            Ok(stream) => ServiceEvent::Incoming(Stream::inbound(stream.into())),
+            Err(e) => ServiceEvent::AcceptError(Error::daemon("accepting a connection", e)),
+        })
     }
 
     async fn remove(self: Box<Self>) -> Result<(), Error> {
-        match self.0.remove().await {
+        match self.listener.remove().await {
             Ok(()) => Ok(()),
             // A gone tor took the service with it.
             Err(e) if e.is_tor_gone() => Ok(()),

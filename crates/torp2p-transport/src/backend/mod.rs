@@ -9,13 +9,16 @@
 //!   address the policy let through) with the isolation its configuration gives the target's
 //!   peer, and return a byte stream;
 //! - [`Backend::listen`]: run an onion service with a key on a port and return it as a
-//!   [`Service`], which waits for reachability and hands out inbound byte streams; the caller
-//!   binds nothing (compare arti's `tor-hsservice`);
+//!   [`Service`], which reports when it becomes reachable (and unreachable) and hands out
+//!   inbound byte streams; the caller binds nothing (compare arti's `tor-hsservice`);
 //! - [`Backend::stopped`]: resolve when the backend is gone for good, so that dials fail fast
 //!   and listeners close.
 //!
 //! The first backend is C tor ([`c_tor`]: torp2p-daemon for the control port and the
-//! listener's socket, torp2p-socks for dials). A second one (embedded arti) plugs in here as
+//! listener's socket, torp2p-socks for dials). [`supervised`] wraps a backend it can start
+//! again: when tor dies or hangs it starts a new one and re-publishes every service, which its
+//! services report as unreachable, then reachable again; neither the transport's policy nor
+//! the C tor backend knows about restarts. A second backend (embedded arti) plugs in here as
 //! another implementation of these two traits, without touching the dial and listen logic.
 
 use std::time::Duration;
@@ -28,6 +31,28 @@ use crate::error::Error;
 use crate::stream::Stream;
 
 pub(crate) mod c_tor;
+pub(crate) mod supervised;
+
+/// When a service counts as reachable: the policy and the longest wait.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Readiness {
+    pub(crate) policy: Publication,
+    pub(crate) timeout: Duration,
+}
+
+/// What a [`Service`] reports.
+#[derive(Debug)]
+pub(crate) enum ServiceEvent {
+    /// The service counts as reachable (under the [`Readiness`] it was started with).
+    Reachable,
+    /// The service is not reachable any more, for this reason; [`ServiceEvent::Reachable`]
+    /// follows if it comes back.
+    Unreachable(Error),
+    /// A peer connected.
+    Incoming(Stream),
+    /// Accepting a connection failed (e.g. out of file descriptors); the service goes on.
+    AcceptError(Error),
+}
 
 /// A way through Tor: dials and onion services.
 #[async_trait]
@@ -41,25 +66,25 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
     async fn dial(&self, addr: &DialAddr) -> Result<Stream, Error>;
 
     /// Starts an onion service run with `key` on `virtual_port`. Returns once the backend has
-    /// the service (not yet reachable: see [`Service::reachable`]).
-    async fn listen(&self, key: &OnionKey, virtual_port: u16) -> Result<Box<dyn Service>, Error>;
+    /// the service; it reports [`ServiceEvent::Reachable`] as `readiness` says.
+    async fn listen(
+        &self,
+        key: &OnionKey,
+        virtual_port: u16,
+        readiness: Readiness,
+    ) -> Result<Box<dyn Service>, Error>;
 
-    /// Resolves when the backend has stopped for good (tor exited, its control connection
-    /// closed), with the reason, always [`Error::TorGone`].
+    /// Resolves when the backend has stopped for good (tor exited and will not be started
+    /// again), with the reason (an error for which [`Error::is_tor_gone`] holds).
     async fn stopped(&self) -> Error;
 }
 
 /// An onion service a backend runs for the transport.
 #[async_trait]
 pub(crate) trait Service: Send + Sync {
-    /// Waits until the service counts as reachable under `policy`, at most `timeout`.
-    async fn reachable(&self, policy: Publication, timeout: Duration) -> Result<(), Error>;
-
-    /// The next inbound connection. Cancel-safe: a dropped call loses no connection.
-    ///
-    /// An error here is not the end of the service (e.g. out of file descriptors): the
-    /// caller reports it and may call again.
-    async fn accept(&self) -> Result<Stream, Error>;
+    /// The next event. Cancel-safe: a dropped call loses nothing. An error ends the service
+    /// (e.g. it was not published in time): the caller removes it.
+    async fn next(&self) -> Result<ServiceEvent, Error>;
 
     /// Stops the service and waits until the backend has.
     async fn remove(self: Box<Self>) -> Result<(), Error>;

@@ -1,0 +1,364 @@
+//! The supervisor: a backend that starts its tor again when it dies or hangs, and keeps every
+//! onion service published across restarts.
+//!
+//! It wraps the C tor backend ([`CTor`]) and knows how to make another one (spawn a tor, or
+//! attach to one, as the transport's [`TorSource`] says). A supervisor task watches the
+//! current tor: when it exits, or its control port stays silent past the hang timeout (then it
+//! is killed), the task starts a new one with bounded exponential backoff
+//! ([`RestartPolicy`]). Meanwhile dials fail at once with [`Error::TorRestarting`]. Each
+//! service has a keeper task of its own that re-adds it with the same key on the new tor and
+//! reports it unreachable, then reachable again. When the policy gives up, the backend has
+//! stopped: listeners close with [`Error::GaveUpRestarting`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot, watch};
+use torp2p_addr::DialAddr;
+use torp2p_daemon::{OnionKey, Tor};
+use tracing::{debug, info, warn};
+
+use super::c_tor::CTor;
+use super::{Backend, Readiness, Service, ServiceEvent};
+use crate::config::{Config, DEFAULT_BOOTSTRAP_TIMEOUT, RestartPolicy, TorSource};
+use crate::error::Error;
+use crate::stream::Stream;
+
+/// How many events a service's keeper may queue for the listener.
+const SERVICE_EVENTS: usize = 16;
+
+/// The supervisor's view of tor.
+#[derive(Debug, Clone)]
+enum Current {
+    /// Running.
+    Up(Arc<CTor>),
+    /// Gone, being started again: this is the attempt under way.
+    Restarting { attempt: u32 },
+    /// Gone for good: the policy gave up.
+    GaveUp { attempts: u32, last: Arc<Error> },
+}
+
+/// A C tor backend that comes back.
+#[derive(Debug)]
+pub(crate) struct Supervised {
+    current: watch::Receiver<Current>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Supervised {
+    /// Supervises `tor` (already started from `source` and bootstrapped).
+    pub(crate) fn start(tor: Tor, source: TorSource, config: &Config) -> Self {
+        let backend = Arc::new(CTor::new(tor, config));
+        let (tx, current) = watch::channel(Current::Up(backend));
+        let task = tokio::spawn(supervise(tx, source, config.clone()));
+        Self { current, task }
+    }
+
+    fn gave_up(attempts: u32, last: &Arc<Error>) -> Error {
+        Error::GaveUpRestarting {
+            attempts,
+            last: last.clone(),
+        }
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[async_trait]
+impl Backend for Supervised {
+    fn check_dial(&self) -> Result<(), Error> {
+        match &*self.current.borrow() {
+            Current::Up(b) => b.check_dial(),
+            // The dial future says why.
+            _ => Ok(()),
+        }
+    }
+
+    async fn dial(&self, addr: &DialAddr) -> Result<Stream, Error> {
+        let current = self.current.borrow().clone();
+        match current {
+            Current::Up(b) => match b.dial(addr).await {
+                // The tor under this dial died: the supervisor is on it.
+                Err(e) if e.is_tor_gone() => Err(Error::restarting(0)),
+                other => other,
+            },
+            Current::Restarting { attempt } => Err(Error::restarting(attempt)),
+            Current::GaveUp { attempts, last } => Err(Self::gave_up(attempts, &last)),
+        }
+    }
+
+    async fn listen(
+        &self,
+        key: &OnionKey,
+        virtual_port: u16,
+        readiness: Readiness,
+    ) -> Result<Box<dyn Service>, Error> {
+        let current = self.current.borrow().clone();
+        let backend = match current {
+            Current::Up(b) => b,
+            Current::Restarting { attempt } => return Err(Error::restarting(attempt)),
+            Current::GaveUp { attempts, last } => return Err(Self::gave_up(attempts, &last)),
+        };
+        let inner = backend.listen(key, virtual_port, readiness).await?;
+        let (events_tx, events) = mpsc::channel(SERVICE_EVENTS);
+        let (remove_tx, remove_rx) = oneshot::channel();
+        tokio::spawn(keep(
+            Kept {
+                current: self.current.clone(),
+                key: key.clone(),
+                virtual_port,
+                readiness,
+            },
+            backend,
+            inner,
+            events_tx,
+            remove_rx,
+        ));
+        Ok(Box::new(SupervisedService {
+            events: tokio::sync::Mutex::new(events),
+            remove: remove_tx,
+        }))
+    }
+
+    async fn stopped(&self) -> Error {
+        let mut current = self.current.clone();
+        let gave_up = current
+            .wait_for(|c| matches!(c, Current::GaveUp { .. }))
+            .await
+            .map(|c| c.clone());
+        match gave_up {
+            Ok(Current::GaveUp { attempts, last }) => Self::gave_up(attempts, &last),
+            // The supervisor is gone (the transport is being dropped): nothing will come back.
+            _ => std::future::pending().await,
+        }
+    }
+}
+
+/// Starts tor as `source` says and waits for it to bootstrap.
+async fn start_tor(source: &TorSource, config: &Config) -> Result<Tor, Error> {
+    let tor = match source.clone() {
+        TorSource::Spawn(c) => Tor::spawn(c)
+            .await
+            .map_err(|e| Error::daemon("starting tor", e))?,
+        TorSource::Attach(c) => Tor::attach(c)
+            .await
+            .map_err(|e| Error::daemon("attaching to tor", e))?,
+    };
+    tor.wait_bootstrapped(
+        config
+            .bootstrap_timeout
+            .unwrap_or(DEFAULT_BOOTSTRAP_TIMEOUT),
+    )
+    .await
+    .map_err(|e| Error::daemon("bootstrapping tor", e))?;
+    Ok(tor)
+}
+
+/// Resolves when `tor`'s control port stays silent for `timeout` (checked every half of it).
+async fn hung(tor: &Tor, timeout: Duration) {
+    let every = (timeout / 2).max(Duration::from_millis(100));
+    loop {
+        tokio::time::sleep(every).await;
+        match tokio::time::timeout(timeout, tor.get_info("version")).await {
+            Err(_) | Ok(Err(torp2p_daemon::Error::CommandTimeout { .. })) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The supervisor task: watches the current tor, starts another when it goes.
+async fn supervise(tx: watch::Sender<Current>, source: TorSource, config: Config) {
+    let policy: RestartPolicy = config.restart;
+    loop {
+        let Current::Up(backend) = tx.borrow().clone() else {
+            return;
+        };
+        let tor = backend.tor().clone();
+        drop(backend);
+        let reason = tokio::select! {
+            gone = tor.gone() => gone.to_string(),
+            () = hung(&tor, policy.hang_timeout) => {
+                warn!(timeout = ?policy.hang_timeout, "tor's control port is silent: killing it");
+                tor.clone().shutdown().await;
+                format!("its control port was silent for {:?}", policy.hang_timeout)
+            }
+            () = tx.closed() => return,
+        };
+        drop(tor);
+        warn!(%reason, "tor is gone: starting it again");
+        let mut delay = Duration::ZERO;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if attempt > policy.max_attempts {
+                warn!(attempts = attempt - 1, "giving up on restarting tor");
+                let last = Arc::new(Error::TorRestartFailed { reason });
+                tx.send_replace(Current::GaveUp {
+                    attempts: attempt - 1,
+                    last,
+                });
+                return;
+            }
+            tx.send_replace(Current::Restarting { attempt });
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = tx.closed() => return,
+            }
+            let started = tokio::select! {
+                r = start_tor(&source, &config) => r,
+                () = tx.closed() => return,
+            };
+            match started {
+                Ok(tor) => {
+                    info!(attempt, "tor is back");
+                    tx.send_replace(Current::Up(Arc::new(CTor::new(tor, &config))));
+                    break;
+                }
+                Err(e) => {
+                    warn!(attempt, error = %e, "tor did not start again");
+                    delay = if delay.is_zero() {
+                        policy.first_backoff
+                    } else {
+                        (delay * 2).min(policy.max_backoff)
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// What a keeper re-publishes.
+struct Kept {
+    current: watch::Receiver<Current>,
+    key: OnionKey,
+    virtual_port: u16,
+    readiness: Readiness,
+}
+
+/// A service's keeper task: forwards the current service's events, and after a restart adds
+/// the service again on the new tor.
+async fn keep(
+    mut kept: Kept,
+    mut backend: Arc<CTor>,
+    mut inner: Box<dyn Service>,
+    events: mpsc::Sender<Result<ServiceEvent, Error>>,
+    mut remove: oneshot::Receiver<oneshot::Sender<Result<(), Error>>>,
+) {
+    // Whether `inner`'s tor is known to be dead (then it is not polled any more), and whether
+    // the listener was told.
+    let mut dead = false;
+    let mut told = false;
+    loop {
+        let on_this_tor = |c: &Current| matches!(c, Current::Up(b) if Arc::ptr_eq(b, &backend));
+        let mut current = kept.current.clone();
+        tokio::select! {
+            reply = &mut remove => {
+                let r = if dead { Ok(()) } else { inner.remove().await };
+                if let Ok(reply) = reply {
+                    let _ = reply.send(r);
+                }
+                return;
+            }
+            () = events.closed() => {
+                if !dead {
+                    let _ = inner.remove().await;
+                }
+                return;
+            }
+            event = inner.next(), if !dead => match event {
+                Err(e) if e.is_tor_gone() => dead = true,
+                event => {
+                    let end = event.is_err();
+                    if events.send(event).await.is_err() || end {
+                        return;
+                    }
+                }
+            },
+            _ = async { current.wait_for(|c| !on_this_tor(c)).await.is_ok() } => {
+                // tor died: the service with it. Tell the listener, wait for a new tor.
+                dead = true;
+                if !told {
+                    debug!("the onion service's tor is gone: waiting for the next one");
+                    told = true;
+                    let _ = events
+                        .send(Ok(ServiceEvent::Unreachable(Error::restarting(0))))
+                        .await;
+                }
+                let next = tokio::select! {
+                    next = async {
+                        kept.current
+                            .wait_for(|c| !matches!(c, Current::Restarting { .. }))
+                            .await
+                            .map(|c| c.clone())
+                    } => next,
+                    reply = &mut remove => {
+                        if let Ok(reply) = reply {
+                            let _ = reply.send(Ok(()));
+                        }
+                        return;
+                    }
+                    () = events.closed() => return,
+                };
+                match next {
+                    Ok(Current::Up(b)) => {
+                        // Added again with the same key: the same onion address. ADD_ONION
+                        // runs to completion here, on this task, never cancelled half-way.
+                        match b.listen(&kept.key, kept.virtual_port, kept.readiness).await {
+                            Ok(service) => {
+                                info!("onion service added again on the new tor");
+                                backend = b;
+                                inner = service;
+                                dead = false;
+                                told = false;
+                            }
+                            Err(e) => {
+                                let _ = events.send(Err(e)).await;
+                                return;
+                            }
+                        }
+                    }
+                    Ok(Current::GaveUp { attempts, last }) => {
+                        let _ = events
+                            .send(Err(Supervised::gave_up(attempts, &last)))
+                            .await;
+                        return;
+                    }
+                    // Not reached: the wait ends only once tor is no longer restarting.
+                    Ok(Current::Restarting { .. }) => {}
+                    // The supervisor is gone (the transport is being dropped).
+                    Err(_) => return,
+                }
+            }
+        }
+    }
+}
+
+/// A supervised service: events from its keeper.
+struct SupervisedService {
+    events: tokio::sync::Mutex<mpsc::Receiver<Result<ServiceEvent, Error>>>,
+    remove: oneshot::Sender<oneshot::Sender<Result<(), Error>>>,
+}
+
+#[async_trait]
+impl Service for SupervisedService {
+    async fn next(&self) -> Result<ServiceEvent, Error> {
+        // Receiving from a channel: cancel-safe.
+        match self.events.lock().await.recv().await {
+            Some(event) => event,
+            None => Err(Error::ListenerTaskEnded),
+        }
+    }
+
+    async fn remove(self: Box<Self>) -> Result<(), Error> {
+        let (reply, done) = oneshot::channel();
+        if self.remove.send(reply).is_err() {
+            return Ok(());
+        }
+        done.await.unwrap_or(Ok(()))
+    }
+}
