@@ -8,6 +8,7 @@ use proptest::prelude::*;
 use crate::config::AuthMethod;
 use crate::control::{ControlConn, ProtocolInfo, parse_kv};
 use crate::events::{BootstrapStatus, HsDescEvent};
+use crate::key::OnionKey;
 use crate::process::parse_control_file;
 use crate::tor::first_listener;
 use torp2p_addr::LocalAddr;
@@ -27,6 +28,28 @@ fn reply_bytes() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..300),
         proptest::collection::vec(line, 0..10).prop_map(|l| l.concat().into_bytes()),
+    ]
+}
+
+/// Bytes of a would-be key file: anything, or tor's header followed by anything (so that the
+/// size, header and clamping checks are all reached).
+fn key_file_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let header = b"== ed25519v1-secret: type0 ==\0\0\0".to_vec();
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..200),
+        proptest::collection::vec(any::<u8>(), 60..70).prop_map(move |tail| {
+            let mut d = header.clone();
+            d.extend_from_slice(&tail);
+            d
+        }),
+        proptest::collection::vec(any::<u8>(), 64).prop_map(|mut tail| {
+            // Clamped, as a real key is.
+            tail[0] &= 0xf8;
+            tail[31] = (tail[31] & 0x7f) | 0x40;
+            let mut d = b"== ed25519v1-secret: type0 ==\0\0\0".to_vec();
+            d.extend_from_slice(&tail);
+            d
+        }),
     ]
 }
 
@@ -100,6 +123,24 @@ proptest! {
         if let Some(s) = BootstrapStatus::parse(&text) {
             prop_assert!(s.progress <= 100);
             prop_assert_eq!(s.tag, tag);
+        }
+    }
+
+    /// Whatever a key file holds, loading it never panics; what loads is a key that saves to
+    /// the same bytes and loads again as the same address.
+    #[test]
+    fn key_files_never_panic_and_what_loads_round_trips(bytes in key_file_bytes()) {
+        #[allow(clippy::unwrap_used)]
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        crate::fs::write_private(&path, &bytes)?;
+        if let Ok(key) = OnionKey::load(&path) {
+            prop_assert_eq!(bytes.len(), 96);
+            prop_assert_eq!(&bytes[32..], &key.expanded_secret()[..]);
+            let again = dir.path().join("again");
+            key.save(&again)?;
+            prop_assert_eq!(std::fs::read(&again).ok(), Some(bytes));
+            prop_assert_eq!(OnionKey::load(&again)?.onion_address(), key.onion_address());
         }
     }
 }
