@@ -1,7 +1,6 @@
 //! The `listen` and `dial` commands.
 
 use std::process::ExitCode;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -12,8 +11,7 @@ use libp2p_core::upgrade::Version;
 use libp2p_identity::{Keypair, PeerId};
 use libp2p_swarm::{Swarm, SwarmEvent};
 use sha2::{Digest, Sha256};
-use torp2p_addr::DialAddr;
-use torp2p_daemon::{AttachConfig, AuthMethod, LocalAddr, OnionKey, Tor};
+use torp2p_daemon::{AttachConfig, AuthMethod, OnionKey, Tor};
 use torp2p_transport as tor;
 
 use crate::cli::{Cli, Command};
@@ -33,7 +31,8 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
             exit_after,
         } => {
             let key = match key_file {
-                Some(path) => OnionKey::load_or_generate(path).map_err(|e| e.to_string())?,
+                Some(path) => OnionKey::load_or_generate(path)
+                    .map_err(|e| format!("--key-file: {}", chain(&e)))?,
                 None => OnionKey::generate(),
             };
             let listen_addr = tor::listen_addr(&key, *port).map_err(|e| e.to_string())?;
@@ -48,47 +47,32 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
             interval,
             timeout,
         } => {
-            let addr = dial_addr(multiaddr)?;
-            if !interval.is_finite() || *interval <= 0.0 {
-                return Err(format!(
-                    "--interval must be a positive number of seconds, not {interval}"
-                ));
-            }
-            let interval = Duration::from_secs_f64(*interval);
-            let timeout = Duration::from_secs(*timeout);
+            // The address and the durations were checked by the parser (cli.rs).
+            let text = multiaddr.to_string();
             let tor = start_tor(&cli).await?;
-            let result = dial(tor.clone(), multiaddr, addr, *count, interval, timeout).await;
+            let result = dial(
+                tor.clone(),
+                &text,
+                multiaddr.clone(),
+                *count,
+                *interval,
+                *timeout,
+            )
+            .await;
             tor.shutdown().await;
             result
         }
     }
 }
 
-/// Checks a dial address with torp2p-addr, so that the error names the part that is wrong.
-fn dial_addr(text: &str) -> Result<Multiaddr, String> {
-    let parsed = DialAddr::from_str(text).map_err(|e| format!("bad address: {e}"))?;
-    if !parsed.target.is_onion() {
-        return Err(format!(
-            "`{text}` is not an onion address: torp2p-ping only dials /onion3/<address>:<port>/p2p/<peer id>"
-        ));
-    }
-    text.parse()
-        .map_err(|e| format!("bad address `{text}`: {e}"))
-}
-
 /// A tor of our own (optionally joined to a private network), or a running one.
 async fn start_tor(cli: &Cli) -> Result<Tor, String> {
-    let timeout = Duration::from_secs(cli.bootstrap_timeout);
+    let timeout = cli.bootstrap_timeout;
     let tor = if let Some(control) = &cli.tor_control {
-        let addr = if control.contains('/') && !control.starts_with("unix:") {
-            LocalAddr::Unix(control.into())
-        } else {
-            LocalAddr::from_str(control).map_err(|e| format!("--tor-control: {e}"))?
-        };
         let auth = AuthMethod::Auto {
             password: cli.tor_control_password.clone(),
         };
-        Tor::attach(AttachConfig::new(addr).with_auth(auth))
+        Tor::attach(AttachConfig::new(control.clone()).with_auth(auth))
             .await
             .map_err(|e| format!("cannot use the tor at {control}: {e}"))?
     } else {
@@ -99,7 +83,7 @@ async fn start_tor(cli: &Cli) -> Result<Tor, String> {
         if let Some(file) = &cli.torrc_extra {
             config = config
                 .with_torrc_file(file)
-                .map_err(|e| format!("--torrc-extra: {e}"))?;
+                .map_err(|e| format!("--torrc-extra: {}", chain(&e)))?;
         }
         Tor::spawn(config).await.map_err(|e| match e.tor_log() {
             Some(log) => format!("cannot start tor: {e}\ntor's last log lines:\n{log}"),
@@ -316,19 +300,24 @@ fn explain(error: &(dyn std::error::Error + 'static)) -> String {
     if let Some(dial) = tor::Error::dial_error_in(error) {
         return dial.to_string();
     }
-    let mut parts = vec![error.to_string()];
-    let mut cur = error.source();
-    while let Some(e) = cur {
-        let text = e.to_string();
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        cur = e.source();
-    }
-    let chain = parts.join(": ");
+    let chain = chain(error);
     if tor::Error::is_tor_gone_in(error) {
         format!("tor is gone: {chain}")
     } else {
         chain
     }
+}
+
+/// An error and its causes, one after the other (a cause that repeats the error is left out).
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut cur = error.source();
+    while let Some(e) = cur {
+        let text = e.to_string();
+        if !parts.last().is_some_and(|last| last.contains(&text)) {
+            parts.push(text);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
 }
