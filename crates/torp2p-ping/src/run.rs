@@ -156,7 +156,7 @@ async fn listen(
         let event = tokio::select! {
             e = swarm.select_next_some() => e,
             _ = tokio::signal::ctrl_c() => {
-                eprintln!("stopping");
+                note!("stopping");
                 return Ok(ExitCode::SUCCESS);
             }
         };
@@ -166,24 +166,24 @@ async fn listen(
                     s.finish_and_clear();
                 }
                 // stdout carries the address alone, for scripts; people read stderr.
-                println!("{address}/p2p/{peer}");
-                eprintln!("listening; dial with: torp2p-ping dial {address}/p2p/{peer}");
+                say!("{address}/p2p/{peer}");
+                note!("listening; dial with: torp2p-ping dial {address}/p2p/{peer}");
             }
             SwarmEvent::ConnectionEstablished { peer_id, .. } => {
-                eprintln!("connection from {peer_id}");
+                note!("connection from {peer_id}");
             }
             SwarmEvent::Behaviour(libp2p_ping::Event { peer, result, .. }) => match result {
                 Ok(rtt) => {
                     answered += 1;
-                    eprintln!("ping {peer}: rtt={:.1} ms", rtt.as_secs_f64() * 1000.0);
+                    note!("ping {peer}: rtt={:.1} ms", rtt.as_secs_f64() * 1000.0);
                     if exit_after.is_some_and(|n| answered >= n) {
                         return Ok(ExitCode::SUCCESS);
                     }
                 }
-                Err(e) => eprintln!("ping {peer}: failed: {e}"),
+                Err(e) => note!("ping {peer}: failed: {e}"),
             },
             SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
-                eprintln!(
+                note!(
                     "connection from {peer_id} closed{}",
                     cause.map(|c| format!(": {c}")).unwrap_or_default()
                 );
@@ -195,7 +195,7 @@ async fn listen(
                 });
             }
             SwarmEvent::ListenerError { error, .. } => {
-                eprintln!("listener error: {}", explain(&error));
+                note!("listener error: {}", explain(&error));
             }
             _ => {}
         }
@@ -232,7 +232,7 @@ async fn dial(
                 if let Some(s) = &spinner {
                     s.finish_and_clear();
                 }
-                println!(
+                say!(
                     "connected to {peer_id} in {:.1}s",
                     started.elapsed().as_secs_f64()
                 );
@@ -246,7 +246,7 @@ async fn dial(
             SwarmEvent::Behaviour(libp2p_ping::Event { result, .. }) => match result {
                 Ok(rtt) => {
                     rtts.push(rtt);
-                    println!(
+                    say!(
                         "ping {}: rtt={:.1} ms",
                         rtts.len(),
                         rtt.as_secs_f64() * 1000.0
@@ -257,7 +257,7 @@ async fn dial(
                 }
                 Err(e) => {
                     failures += 1;
-                    println!("ping failed: {e}");
+                    say!("ping failed: {e}");
                     if failures >= count {
                         break Err("every ping failed".into());
                     }
@@ -280,12 +280,12 @@ async fn dial(
 }
 
 fn summary(addr: &str, count: u32, rtts: &[Duration]) {
-    println!("--- {addr} ping statistics ---");
-    println!("{count} pings wanted, {} answered", rtts.len());
+    say!("--- {addr} ping statistics ---");
+    say!("{count} pings wanted, {} answered", rtts.len());
     if !rtts.is_empty() {
         let mut ms: Vec<f64> = rtts.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
         ms.sort_by(f64::total_cmp);
-        println!(
+        say!(
             "rtt min/median/max = {:.1}/{:.1}/{:.1} ms",
             ms[0],
             ms[ms.len() / 2],

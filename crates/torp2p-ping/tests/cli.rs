@@ -6,14 +6,14 @@
 //! the checks fails at once instead of starting a tor that joins the real network; the one
 //! case that needs tor names it with `--tor-bin` and a torrc tor refuses.
 //!
-//! 86 cases.
+//! 86 cases, and one more for a closed stderr (`a_closed_stderr_loses_the_message_without_a_panic`).
 #![allow(clippy::unwrap_used)]
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_torp2p-ping");
 /// A valid v3 onion address (tor-generated) and peer id.
@@ -384,4 +384,23 @@ fn bad_command_lines_say_what_is_wrong() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
+}
+
+/// A closed stderr or stdout (e.g. `torp2p-ping dial ... | head -1`) loses the lines written
+/// to it; it is not a panic (exit 101). Here the error message of a bad torrc file goes to a
+/// pipe whose reading end is already closed.
+#[test]
+fn a_closed_stderr_loses_the_message_without_a_panic() {
+    let mut child = Command::new(BIN)
+        .args(["--torrc-extra", "/dev/zero", "listen"])
+        .env("TOR_BIN", "/nonexistent/tor-for-tests")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    assert_eq!(child.wait().unwrap().code(), Some(1));
 }
