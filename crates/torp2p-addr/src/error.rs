@@ -148,18 +148,18 @@ pub enum ParseError {
     },
 }
 
-/// Why a multiaddr's protocols cannot go through Tor, when its text shows it.
+/// Why a multiaddr's protocols cannot go through Tor, when one of its components shows it.
 fn unsupported_hint(addr: &str) -> &'static str {
-    let has = |p: &str| addr.contains(p);
-    if has("/garlic64/") || has("/garlic32/") {
+    let has = |names: &[&str]| addr.split('/').any(|c| names.contains(&c));
+    if has(&["garlic64", "garlic32"]) {
         " (an I2P address: Tor cannot reach I2P services)"
-    } else if has("/udp/") || has("/quic") || has("/webrtc") {
+    } else if has(&["udp", "quic", "quic-v1", "webrtc", "webrtc-direct"]) {
         " (UDP: Tor carries TCP streams only)"
-    } else if has("/unix/") {
+    } else if has(&["unix"]) {
         " (a unix socket: dial it directly, not through Tor)"
-    } else if has("/p2p-circuit") {
+    } else if has(&["p2p-circuit"]) {
         " (a relayed address: torp2p dials the relay, not through it)"
-    } else if has("/ws") || has("/tls") || has("/http") || has("/webtransport") {
+    } else if has(&["ws", "wss", "tls", "http", "https", "webtransport"]) {
         " (a protocol on top of TCP: torp2p dials plain TCP streams through Tor)"
     } else {
         ""
