@@ -69,7 +69,18 @@ impl DialAddr {
             Some(Protocol::Onion3(onion3)) => DialTarget::Onion(
                 OnionSocketAddr::from_onion3(&onion3).map_err(|e| with_input(e, addr))?,
             ),
+            Some(Protocol::Onion(..)) => {
+                return Err(ParseError::V2Address {
+                    input: shown(&addr.to_string()),
+                });
+            }
             Some(Protocol::Dns(name) | Protocol::Dns4(name) | Protocol::Dns6(name)) => {
+                if name.is_empty() {
+                    return Err(ParseError::InvalidMultiaddr {
+                        input: shown(&addr.to_string()),
+                        reason: "the DNS name is empty: write /dns/<name>/tcp/<port>".into(),
+                    });
+                }
                 let port = tcp_port(iter.next(), addr).ok_or_else(unsupported)??;
                 DialTarget::Dns {
                     name: name.into_owned(),
@@ -149,41 +160,142 @@ impl FromStr for DialAddr {
         }
         match Multiaddr::from_str(s) {
             Ok(addr) => Self::from_multiaddr(&addr),
-            Err(e) => Err(
-                explain_onion3(s).unwrap_or_else(|| ParseError::InvalidMultiaddr {
-                    input: shown(s),
-                    reason: e.to_string(),
-                }),
-            ),
+            Err(e) => Err(explain(s).unwrap_or_else(|| ParseError::InvalidMultiaddr {
+                input: shown(s),
+                reason: e.to_string(),
+            })),
         }
     }
 }
 
-/// A precise error for the first `/onion3/...` component of `s`, if that is what is wrong.
-fn explain_onion3(s: &str) -> Option<ParseError> {
-    let mut parts = s.strip_prefix('/')?.split('/');
+/// A precise error for text the multiaddr parser refused, where we can say more than it does:
+/// white space, an empty component, a protocol name in upper case, a v2 `/onion` address, or
+/// what is wrong with an `/onion3` address or a `/tcp` port.
+fn explain(s: &str) -> Option<ParseError> {
+    let invalid = |reason: String| {
+        Some(ParseError::InvalidMultiaddr {
+            input: shown(s),
+            reason,
+        })
+    };
+    if s.trim() != s {
+        return invalid("it has white space around it: remove it".into());
+    }
+    let Some(rest) = s.strip_prefix('/') else {
+        return invalid("a multiaddr starts with `/`, e.g. /onion3/<56 characters>:<port>".into());
+    };
+    let mut parts = rest.split('/');
     while let Some(p) = parts.next() {
-        if p == "onion3" {
-            let value = parts.next().unwrap_or("");
-            if value.is_empty() {
-                return Some(ParseError::InvalidMultiaddr {
-                    input: shown(s),
-                    reason: "/onion3 needs an address and a port: /onion3/<56 characters>:<port>"
+        match p {
+            "" => {
+                return invalid(
+                    "it has an empty component (`//`, or a `/` at the end): remove the extra `/`"
                         .into(),
-                });
-            }
-            let Some((address, port)) = value.rsplit_once(':') else {
-                return Some(
-                    crate::onion::parse_address_in(value, s)
-                        .err()
-                        .unwrap_or(ParseError::MissingPort { input: shown(s) }),
                 );
-            };
-            if let Err(e) = crate::onion::parse_address_in(address, s) {
-                return Some(e);
             }
-            return parse_port(port, s).err();
+            "onion3" => {
+                if let Some(e) = explain_onion3(parts.next().unwrap_or(""), s) {
+                    return Some(e);
+                }
+            }
+            "onion" => return Some(ParseError::V2Address { input: shown(s) }),
+            "tcp" | "udp" => match parts.next() {
+                None | Some("") => return Some(ParseError::MissingPort { input: shown(s) }),
+                Some(port) if port.parse::<u16>().is_err() => {
+                    return Some(ParseError::InvalidPort {
+                        input: shown(s),
+                        port: shown(port),
+                    });
+                }
+                Some(_) => {}
+            },
+            _ if WITH_VALUE.contains(&p) => {
+                parts.next();
+            }
+            _ if NO_VALUE.contains(&p) => {}
+            _ => {
+                let lower = p.to_ascii_lowercase();
+                if lower != p
+                    && (WITH_VALUE.contains(&lower.as_str())
+                        || NO_VALUE.contains(&lower.as_str())
+                        || ["onion3", "onion", "tcp", "udp"].contains(&lower.as_str()))
+                {
+                    return invalid(format!(
+                        "unknown protocol `{}`: protocol names are lower case (`/{lower}`)",
+                        shown(p)
+                    ));
+                }
+                // A protocol we do not know: we cannot tell where its value ends.
+                return None;
+            }
         }
     }
     None
 }
+
+/// Protocols (besides onion3, onion, tcp and udp) followed by one value.
+const WITH_VALUE: &[&str] = &[
+    "ip4", "ip6", "dns", "dns4", "dns6", "dnsaddr", "p2p", "ipfs", "garlic64", "garlic32", "unix",
+    "sni", "certhash", "ip6zone", "ipcidr", "dccp", "sctp", "memory",
+];
+
+/// Protocols followed by no value.
+const NO_VALUE: &[&str] = &[
+    "ws",
+    "wss",
+    "tls",
+    "noise",
+    "http",
+    "https",
+    "quic",
+    "quic-v1",
+    "p2p-circuit",
+    "webrtc",
+    "webrtc-direct",
+    "webtransport",
+    "utp",
+    "udt",
+    "p2p-webrtc-star",
+    "p2p-websocket-star",
+    "p2p-stardust",
+];
+
+/// What is wrong with the value of an `/onion3` component, if anything.
+fn explain_onion3(value: &str, s: &str) -> Option<ParseError> {
+    let needs = || ParseError::InvalidMultiaddr {
+        input: shown(s),
+        reason: "/onion3 needs an address and a port: /onion3/<56 characters>:<port>".into(),
+    };
+    if value.is_empty() {
+        return Some(needs());
+    }
+    let Some((address, port)) = value.rsplit_once(':') else {
+        return Some(
+            crate::onion::parse_address_in(value, s)
+                .err()
+                .unwrap_or(ParseError::MissingPort { input: shown(s) }),
+        );
+    };
+    if address.is_empty() {
+        return Some(needs());
+    }
+    if address.len() > SUFFIX.len()
+        && address
+            .get(address.len() - SUFFIX.len()..)
+            .is_some_and(|t| t.eq_ignore_ascii_case(SUFFIX))
+    {
+        return Some(ParseError::InvalidMultiaddr {
+            input: shown(s),
+            reason:
+                "/onion3 takes the 56 characters without `.onion`: /onion3/<56 characters>:<port>"
+                    .into(),
+        });
+    }
+    if let Err(e) = crate::onion::parse_address_in(address, s) {
+        return Some(e);
+    }
+    parse_port(port, s).err()
+}
+
+/// The suffix of onion addresses in DNS-like form.
+const SUFFIX: &str = ".onion";

@@ -130,7 +130,8 @@ pub enum ParseError {
 
     /// A multiaddr whose protocols this crate cannot turn into a dial target.
     #[error(
-        "unsupported multiaddr `{addr}`: expected /onion3/<address>:<port>, /dns|dns4|dns6/<name>/tcp/<port> or /ip4|ip6/<ip>/tcp/<port>, optionally followed by /p2p/<peer id>"
+        "unsupported multiaddr `{addr}`{}: expected /onion3/<address>:<port>, /dns|dns4|dns6/<name>/tcp/<port> or /ip4|ip6/<ip>/tcp/<port>, optionally followed by /p2p/<peer id>",
+        unsupported_hint(addr)
     )]
     UnsupportedProtocolStack {
         /// The multiaddr as given.
@@ -145,6 +146,24 @@ pub enum ParseError {
         /// What follows the address.
         rest: String,
     },
+}
+
+/// Why a multiaddr's protocols cannot go through Tor, when one of its components shows it.
+fn unsupported_hint(addr: &str) -> &'static str {
+    let has = |names: &[&str]| addr.split('/').any(|c| names.contains(&c));
+    if has(&["garlic64", "garlic32"]) {
+        " (an I2P address: Tor cannot reach I2P services)"
+    } else if has(&["udp", "quic", "quic-v1", "webrtc", "webrtc-direct"]) {
+        " (UDP: Tor carries TCP streams only)"
+    } else if has(&["unix"]) {
+        " (a unix socket: dial it directly, not through Tor)"
+    } else if has(&["p2p-circuit"]) {
+        " (a relayed address: torp2p dials the relay, not through it)"
+    } else if has(&["ws", "wss", "tls", "http", "https", "webtransport"]) {
+        " (a protocol on top of TCP: torp2p dials plain TCP streams through Tor)"
+    } else {
+        ""
+    }
 }
 
 /// The two checksum bytes of a v3 onion address; shown as hex.

@@ -157,7 +157,7 @@ impl FromStr for OnionAddress {
 
 /// Parses the address part `part` of the user's `input` (used in messages).
 pub(crate) fn parse_address_in(part: &str, input: &str) -> Result<OnionAddress, ParseError> {
-    if part.is_empty() {
+    if input.is_empty() {
         return Err(ParseError::Empty);
     }
     let bare = strip_suffix_ignore_case(part, SUFFIX).unwrap_or(part);

@@ -364,8 +364,14 @@ fn error_invalid_multiaddr() {
     let e = DialAddr::from_str("onion3/abc").unwrap_err();
     assert!(matches!(e, ParseError::InvalidMultiaddr { .. }), "{e:?}");
     assert!(e.to_string().contains("onion3/abc"));
-    let e = DialAddr::from_str("/tcp/notaport").unwrap_err();
+    let e = DialAddr::from_str("/ip4/300.1.1.1/tcp/1").unwrap_err();
     assert!(matches!(e, ParseError::InvalidMultiaddr { .. }), "{e:?}");
+    // A port the multiaddr parser refuses is named as a port.
+    let e = DialAddr::from_str("/tcp/notaport").unwrap_err();
+    assert!(
+        matches!(&e, ParseError::InvalidPort { port, .. } if port == "notaport"),
+        "{e:?}"
+    );
 }
 
 #[test]

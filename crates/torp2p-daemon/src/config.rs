@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use torp2p_addr::LocalAddr;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TorrcProblem};
+
+/// The most [`Config::with_torrc_file`] reads: 1 MiB, hundreds of times a real torrc.
+pub const MAX_TORRC_FILE_BYTES: u64 = 1 << 20;
 
 /// How a managed tor offers its control and SOCKS ports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,22 +98,56 @@ impl Config {
     /// ones and `#` comments, as tor itself reads the file. The way to join a private network
     /// from the `client.torrc` that `torp2p-testnet` writes.
     ///
+    /// Lines may end in LF, CRLF or a lone CR; a leading UTF-8 byte order mark is skipped. At
+    /// most [`MAX_TORRC_FILE_BYTES`] are read, so a pipe (`<(...)`) works and `/dev/zero` does
+    /// not hang.
+    ///
     /// # Errors
     ///
-    /// [`Error::Io`] if the file cannot be read.
+    /// [`Error::Io`] if the file cannot be read (the cause is its source);
+    /// [`Error::TorrcFile`] if it is larger than [`MAX_TORRC_FILE_BYTES`], is not UTF-8 text,
+    /// or has a NUL byte.
     pub fn with_torrc_file(self, path: impl AsRef<Path>) -> Result<Self> {
+        use std::io::Read;
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let io = |source| Error::Io {
             what: "cannot read the torrc file",
             path: path.to_path_buf(),
             source,
-        })?;
-        Ok(self.with_torrc_lines(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(String::from),
-        ))
+        };
+        let problem = |problem| Error::TorrcFile {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let mut data = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_TORRC_FILE_BYTES + 1).read_to_end(&mut data))
+            .map_err(io)?;
+        if data.len() as u64 > MAX_TORRC_FILE_BYTES {
+            return Err(problem(TorrcProblem::TooLarge {
+                max: MAX_TORRC_FILE_BYTES,
+            }));
+        }
+        let line_of = |at: usize| data[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        if let Some(at) = data.iter().position(|&b| b == 0) {
+            return Err(problem(TorrcProblem::Nul { line: line_of(at) }));
+        }
+        let text = match std::str::from_utf8(&data) {
+            Ok(text) => text,
+            Err(e) => {
+                return Err(problem(TorrcProblem::NotUtf8 {
+                    line: line_of(e.valid_up_to()),
+                }));
+            }
+        };
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let lines: Vec<String> = text
+            .split(['\n', '\r'])
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(String::from)
+            .collect();
+        Ok(self.with_torrc_lines(lines))
     }
 
     /// Unix sockets or TCP for the control and SOCKS ports.
@@ -125,13 +162,15 @@ impl Config {
         self
     }
 
-    /// How long to wait for tor to open its control port.
+    /// How long to wait for tor to open its control port. Any duration works;
+    /// `Duration::MAX` waits without a deadline (until tor opens it or exits).
     pub fn with_startup_timeout(mut self, timeout: Duration) -> Self {
         self.startup_timeout = timeout;
         self
     }
 
-    /// How long one control-port command may take.
+    /// How long one control-port command may take. Any duration works; `Duration::MAX`
+    /// waits without a deadline.
     pub fn with_command_timeout(mut self, timeout: Duration) -> Self {
         self.command_timeout = timeout;
         self

@@ -66,6 +66,17 @@ impl ControlConn {
         })
     }
 
+    /// A connection over `io` (for tests: a scripted or random "tor").
+    #[cfg(test)]
+    pub(crate) fn from_io(io: Box<dyn Io>, addr: LocalAddr, timeout: Duration) -> Self {
+        Self {
+            conn: Conn::new(BufReader::new(io)),
+            addr,
+            timeout,
+            owed: 0,
+        }
+    }
+
     /// The address this connection goes to.
     pub(crate) fn addr(&self) -> &LocalAddr {
         &self.addr
@@ -162,6 +173,12 @@ impl ControlConn {
     /// Authenticates with `method` (see [`AuthMethod`]), reading PROTOCOLINFO first.
     pub(crate) async fn authenticate(&mut self, method: &AuthMethod) -> Result<()> {
         let info = ProtocolInfo::parse(&self.command("PROTOCOLINFO 1", "PROTOCOLINFO 1").await?);
+        if info.methods.iter().all(String::is_empty) {
+            return Err(Error::AuthFailed {
+                method: "none",
+                reason: "tor's PROTOCOLINFO reply names no authentication method (no AUTH METHODS=...): is this tor's control port?".into(),
+            });
+        }
         let offered = |m: &str| info.methods.iter().any(|x| x == m);
         let chosen = match method {
             AuthMethod::Auto { password } => {
@@ -296,31 +313,52 @@ impl ProtocolInfo {
         info
     }
 
+    /// Reads the cookie file tor named. The name comes from the control port, so nothing is
+    /// trusted: a pipe or a device (which could block, or never end) is refused, and at most 33
+    /// bytes are read.
     fn read_cookie(&self, method: &'static str) -> Result<Vec<u8>> {
+        use std::io::Read;
         let path = self.cookie_file.as_ref().ok_or(Error::AuthFailed {
             method,
             reason: "tor named no cookie file".into(),
         })?;
-        let cookie = std::fs::read(path).map_err(|e| Error::AuthFailed {
+        let cannot_read = |e: std::io::Error| Error::AuthFailed {
             method,
             reason: format!(
                 "cannot read the cookie file {}: {e} (is this user allowed to read it? Debian: add it to the debian-tor group)",
                 path.display()
             ),
-        })?;
-        if cookie.len() != 32 {
+        };
+        let meta = std::fs::metadata(path).map_err(cannot_read)?;
+        if !meta.is_file() {
             return Err(Error::AuthFailed {
                 method,
                 reason: format!(
-                    "the cookie file {} has {} bytes, not 32",
+                    "the cookie file {} that tor named is not a regular file: is this really tor's control port?",
+                    path.display()
+                ),
+            });
+        }
+        let mut cookie = Vec::with_capacity(COOKIE_LEN + 1);
+        std::fs::File::open(path)
+            .and_then(|f| f.take(COOKIE_LEN as u64 + 1).read_to_end(&mut cookie))
+            .map_err(cannot_read)?;
+        if cookie.len() != COOKIE_LEN {
+            return Err(Error::AuthFailed {
+                method,
+                reason: format!(
+                    "the cookie file {} has {} bytes, not {COOKIE_LEN}",
                     path.display(),
-                    cookie.len()
+                    meta.len().max(cookie.len() as u64)
                 ),
             });
         }
         Ok(cookie)
     }
 }
+
+/// The length of tor's control cookie.
+const COOKIE_LEN: usize = 32;
 
 /// Quotes a string for the control protocol.
 pub(crate) fn quote(s: &str) -> String {

@@ -174,6 +174,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A torrc file whose content cannot be used as torrc lines (it could be read: I/O
+    /// failures are [`Error::Io`]).
+    #[error("torrc file {}: {problem}", path.display())]
+    TorrcFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        problem: TorrcProblem,
+    },
+
     /// A torrc line we were given cannot be written to a torrc.
     #[error("the torrc line {line:?} contains a line break or NUL: give one option per line")]
     TorrcLine {
@@ -237,6 +247,24 @@ pub enum KeyProblem {
     /// The path is a directory.
     #[error("is a directory; name the key file inside it (tor calls it hs_ed25519_secret_key)")]
     Directory,
+    /// The path is a symbolic link to nothing.
+    #[error(
+        "is a symbolic link to a file that does not exist: fix the link, or remove it to have a new key generated"
+    )]
+    DanglingSymlink,
+    /// The path is neither a regular file nor a directory (a pipe, a socket, a device).
+    #[error("is not a regular file (a pipe, socket or device?): name the key file itself")]
+    NotAFile,
+    /// The file is tor's public key file, not the secret key.
+    #[error(
+        "is tor's public key file (hs_ed25519_public_key): name the secret key file beside it, hs_ed25519_secret_key"
+    )]
+    PublicKeyFile,
+    /// The file holds a key as the control port writes it, `ED25519-V3:<base64>`.
+    #[error(
+        "holds a key in the control port's `ED25519-V3:<base64>` form; give tor's binary key file (hs_ed25519_secret_key) instead"
+    )]
+    ControlPortForm,
     /// The path names no file (it ends in `..` or is a root).
     #[error("names no file")]
     NoFileName,
@@ -279,6 +307,30 @@ pub enum KeyProblem {
         "the bytes are not an expanded ed25519 secret key (the scalar is not clamped): a corrupted file, or a seed given instead of an expanded key"
     )]
     NotClamped,
+}
+
+/// What is wrong with the content of a torrc file ([`Error::TorrcFile`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TorrcProblem {
+    /// The file is larger than any torrc (e.g. `/dev/zero`, or a file named by mistake).
+    #[error("is larger than {max} bytes, and a torrc has a few kilobytes: is this the right file?")]
+    TooLarge {
+        /// The most torp2p reads.
+        max: u64,
+    },
+    /// The file is not UTF-8 text.
+    #[error("line {line} is not UTF-8 text: is this the right file? (save a torrc as UTF-8)")]
+    NotUtf8 {
+        /// The first line that is not UTF-8, counted from 1.
+        line: usize,
+    },
+    /// The file has a NUL byte: binary data, not a torrc.
+    #[error("line {line} has a NUL byte, and a torrc is text: is this the right file?")]
+    Nul {
+        /// The first line with a NUL byte, counted from 1.
+        line: usize,
+    },
 }
 
 impl Error {

@@ -11,6 +11,10 @@ use crate::fs::write_private;
 
 /// The header of tor's `hs_ed25519_secret_key` file, padded to 32 bytes.
 const SECRET_KEY_HEADER: &[u8; 32] = b"== ed25519v1-secret: type0 ==\0\0\0";
+/// How tor's `hs_ed25519_public_key` file starts.
+const PUBLIC_KEY_HEADER_START: &[u8] = b"== ed25519v1-public:";
+/// How a key in the control port's form (`ADD_ONION`'s `PrivateKey=`) starts.
+const CONTROL_PORT_KEY_START: &[u8] = b"ED25519-V3:";
 /// Header plus the 64-byte expanded secret key.
 const SECRET_KEY_FILE_LEN: usize = 96;
 
@@ -76,8 +80,12 @@ impl OnionKey {
     /// Loads a key file in tor's `hs_ed25519_secret_key` format.
     ///
     /// Refuses a file that other users can read (mode must deny group and others), a
-    /// directory, a file of the wrong size, or one with the wrong header.
+    /// directory or anything else that is not a regular file (a pipe or a device could block
+    /// or never end), a dangling symbolic link, a file of the wrong size (it reads at most one
+    /// byte more than a key file has), tor's public key file, or one with the wrong header. A
+    /// symbolic link to a key file is followed, and the file's own mode is checked.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        use std::io::Read;
         let path = path.as_ref();
         let fail = |problem: KeyProblem, source: Option<std::io::Error>| Error::KeyFile {
             path: path.to_path_buf(),
@@ -85,15 +93,20 @@ impl OnionKey {
             source,
         };
         let meta = std::fs::metadata(path).map_err(|e| {
-            let problem = if e.kind() == std::io::ErrorKind::NotFound {
-                KeyProblem::Missing
-            } else {
+            let problem = if e.kind() != std::io::ErrorKind::NotFound {
                 KeyProblem::Unreadable
+            } else if path.symlink_metadata().is_ok() {
+                KeyProblem::DanglingSymlink
+            } else {
+                KeyProblem::Missing
             };
             fail(problem, Some(e))
         })?;
         if meta.is_dir() {
             return Err(fail(KeyProblem::Directory, None));
+        }
+        if !meta.is_file() {
+            return Err(fail(KeyProblem::NotAFile, None));
         }
         #[cfg(unix)]
         {
@@ -103,16 +116,39 @@ impl OnionKey {
                 return Err(fail(KeyProblem::NotPrivate { mode }, None));
             }
         }
-        let data = std::fs::read(path).map_err(|e| fail(KeyProblem::Unreadable, Some(e)))?;
+        let mut data = Vec::with_capacity(SECRET_KEY_FILE_LEN + 1);
+        std::fs::File::open(path)
+            .and_then(|f| {
+                f.take(SECRET_KEY_FILE_LEN as u64 + 1)
+                    .read_to_end(&mut data)
+            })
+            .map_err(|e| fail(KeyProblem::Unreadable, Some(e)))?;
+        if data.starts_with(PUBLIC_KEY_HEADER_START) {
+            data.fill(0);
+            return Err(fail(KeyProblem::PublicKeyFile, None));
+        }
+        if data.starts_with(CONTROL_PORT_KEY_START) {
+            data.fill(0);
+            return Err(fail(KeyProblem::ControlPortForm, None));
+        }
         if data.len() != SECRET_KEY_FILE_LEN {
-            return Err(fail(KeyProblem::WrongSize { len: data.len() }, None));
+            let len = usize::try_from(meta.len())
+                .unwrap_or(usize::MAX)
+                .max(data.len());
+            data.fill(0);
+            return Err(fail(KeyProblem::WrongSize { len }, None));
         }
         if &data[..32] != SECRET_KEY_HEADER {
+            data.fill(0);
             return Err(fail(KeyProblem::WrongHeader, None));
         }
         let mut expanded = [0u8; 64];
         expanded.copy_from_slice(&data[32..]);
-        Self::from_expanded_secret(expanded).map_err(|_| fail(KeyProblem::NotClamped, None))
+        data.fill(0);
+        let key =
+            Self::from_expanded_secret(expanded).map_err(|_| fail(KeyProblem::NotClamped, None));
+        expanded.fill(0);
+        key
     }
 
     /// Saves the key in tor's `hs_ed25519_secret_key` format with mode 0600, replacing the

@@ -18,8 +18,8 @@ mod tor;
 mod wait;
 
 pub use client_auth::{ClientAuthKey, ClientAuthPublicKey};
-pub use config::{AttachConfig, AuthMethod, Config, Listeners};
-pub use error::{Error, KeyProblem, Result};
+pub use config::{AttachConfig, AuthMethod, Config, Listeners, MAX_TORRC_FILE_BYTES};
+pub use error::{Error, KeyProblem, Result, TorrcProblem};
 pub use events::{BootstrapStatus, UploadState};
 pub use key::OnionKey;
 pub use listener::OnionListener;

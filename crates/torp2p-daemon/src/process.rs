@@ -166,10 +166,11 @@ impl TorProcess {
     }
 
     /// Polls for the `ControlPortWriteToFile` file (it can appear after tor starts) while
-    /// watching for tor's exit.
+    /// watching for tor's exit. Any `timeout` works: one too long to be a point in time (e.g.
+    /// `Duration::MAX`) means no deadline.
     async fn wait_control_file(&self, file: &Path, timeout: Duration) -> Result<LocalAddr> {
         let mut exited = self.exited.clone();
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = tokio::time::Instant::now().checked_add(timeout);
         loop {
             if let Ok(text) = tokio::fs::read_to_string(file).await
                 && let Some(addr) = parse_control_file(&text)
@@ -179,7 +180,7 @@ impl TorProcess {
             if exited.borrow().is_some() {
                 return Err(self.exit_error());
             }
-            if tokio::time::Instant::now() >= deadline {
+            if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
                 return Err(Error::ControlPortTimeout {
                     timeout,
                     last_log: self.log.text(),

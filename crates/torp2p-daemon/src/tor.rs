@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use data_encoding::BASE64;
 use tokio::sync::watch;
-use torp2p_addr::{LocalAddr, OnionAddress};
+use torp2p_addr::{LocalAddr, LocalAddrError, OnionAddress};
 
 use crate::client_auth::ClientAuthKey;
 use crate::config::{AttachConfig, AuthMethod, Config};
@@ -348,17 +348,21 @@ async fn socks_listener(control: &mut ControlConn) -> Result<Option<LocalAddr>> 
         .iter()
         .find_map(|l| l.strip_prefix("net/listeners/socks="))
         .unwrap_or("");
-    // A space-separated list of quoted addresses.
-    let first = value.split_whitespace().next();
-    match first {
-        None => Ok(None),
-        Some(a) => a
-            .trim_matches('"')
-            .parse::<LocalAddr>()
-            .map(Some)
-            .map_err(|e| Error::Protocol {
-                command: cmd.into(),
-                detail: e.to_string(),
-            }),
-    }
+    first_listener(value)
+        .transpose()
+        .map_err(|e| Error::Protocol {
+            command: cmd.into(),
+            detail: e.to_string(),
+        })
+}
+
+/// The first address of a `GETINFO net/listeners/*` value, a space-separated list of quoted
+/// addresses; `None` if the list is empty.
+pub(crate) fn first_listener(value: &str) -> Option<Result<LocalAddr, LocalAddrError>> {
+    let first = value.split_whitespace().next()?;
+    let unquoted = first
+        .strip_prefix('"')
+        .and_then(|f| f.strip_suffix('"'))
+        .unwrap_or(first);
+    Some(unquoted.parse::<LocalAddr>())
 }

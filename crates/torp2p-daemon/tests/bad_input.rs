@@ -1,6 +1,10 @@
 //! Bad input to the daemon crate: malformed or truncated control-port replies (from a scripted
-//! fake control port: real tor never sends them), torrc lines tor rejects, and a control port
-//! used without authentication. Every case must give a clear error, never a panic or a hang.
+//! fake control port: real tor never sends them), torrc lines tor rejects, a control port used
+//! without authentication, and timeouts of any length. Every case must give a clear error,
+//! never a panic or a hang. Key and torrc files are in bad_files.rs.
+//!
+//! 37 cases: 31 control replies, 4 torrc lines tor rejects, 1 unauthenticated command, 1 set
+//! of `Duration::MAX` timeouts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -8,7 +12,10 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
-use torp2p_daemon::{AttachConfig, AuthMethod, Config, Error, LocalAddr, Tor};
+use torp2p_daemon::{
+    AttachConfig, AuthMethod, Config, Error, LocalAddr, OnionKey, OnionServiceOptions, Publication,
+    Tor,
+};
 
 /// One step of a fake control port's script: after reading a line that starts with
 /// `expect`, write `reply`. `None` as reply closes the connection; an empty reply says nothing.
@@ -87,6 +94,15 @@ async fn malformed_control_replies_give_clear_errors() {
     std::fs::write(&cookie, [7u8; 32]).unwrap();
     let short_cookie = cookie_dir.path().join("short-cookie");
     std::fs::write(&short_cookie, [7u8; 5]).unwrap();
+    let huge_cookie = cookie_dir.path().join("huge-cookie");
+    std::fs::write(&huge_cookie, vec![7u8; 1 << 20]).unwrap();
+    let fifo_cookie = cookie_dir.path().join("fifo-cookie");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo_cookie)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let dev_zero = std::path::Path::new("/dev/zero");
     let null = || AuthMethod::Null;
     let auto = || AuthMethod::Auto { password: None };
 
@@ -290,7 +306,149 @@ async fn malformed_control_replies_give_clear_errors() {
             "ControlClosed",
             "closed",
         ),
+        // A cookie file named by the control port is not trusted: nothing that could block
+        // or never end is read, and at most 33 bytes are.
+        (
+            "cookie file is /dev/zero",
+            vec![("PROTOCOLINFO", Some(protocolinfo("COOKIE", Some(dev_zero))))],
+            AuthMethod::Cookie,
+            "AuthFailed",
+            "not a regular file",
+        ),
+        (
+            "cookie file is a fifo",
+            vec![(
+                "PROTOCOLINFO",
+                Some(protocolinfo("SAFECOOKIE", Some(&fifo_cookie))),
+            )],
+            AuthMethod::SafeCookie,
+            "AuthFailed",
+            "not a regular file",
+        ),
+        (
+            "cookie file is a directory",
+            vec![(
+                "PROTOCOLINFO",
+                Some(protocolinfo("COOKIE", Some(cookie_dir.path()))),
+            )],
+            auto(),
+            "AuthFailed",
+            "is this really tor's control port",
+        ),
+        (
+            "cookie file of 1 MiB",
+            vec![(
+                "PROTOCOLINFO",
+                Some(protocolinfo("COOKIE", Some(&huge_cookie))),
+            )],
+            AuthMethod::Cookie,
+            "AuthFailed",
+            "1048576 bytes, not 32",
+        ),
+        (
+            "PROTOCOLINFO refused",
+            vec![(
+                "PROTOCOLINFO",
+                Some(b"513 Unrecognized command\r\n".to_vec()),
+            )],
+            null(),
+            "Command",
+            "513 Unrecognized command",
+        ),
+        (
+            "LF without CR",
+            vec![("PROTOCOLINFO", Some(b"250 OK\n".to_vec()))],
+            null(),
+            "CommandTimeout",
+            "did not answer",
+        ),
+        (
+            "two-digit status code",
+            vec![("PROTOCOLINFO", Some(b"25 OK\r\n".to_vec()))],
+            null(),
+            "Protocol",
+            "PROTOCOLINFO",
+        ),
+        (
+            "data reply that never ends",
+            vec![
+                (
+                    "PROTOCOLINFO",
+                    Some(b"250+PROTOCOLINFO\r\nAUTH METHODS=NULL\r\n".to_vec()),
+                ),
+                ("", None),
+            ],
+            null(),
+            "CommandTimeout",
+            "PROTOCOLINFO",
+        ),
+        (
+            "no AUTH line",
+            vec![(
+                "PROTOCOLINFO",
+                Some(b"250-PROTOCOLINFO 1\r\n250 OK\r\n".to_vec()),
+            )],
+            auto(),
+            "AuthFailed",
+            "names no authentication method",
+        ),
+        (
+            "an event instead of the AUTHENTICATE reply",
+            vec![
+                ("PROTOCOLINFO", Some(protocolinfo("NULL", None))),
+                (
+                    "AUTHENTICATE",
+                    Some(b"650 STATUS_CLIENT NOTICE CIRCUIT_ESTABLISHED\r\n".to_vec()),
+                ),
+            ],
+            null(),
+            "AuthFailed",
+            "tor answered 650",
+        ),
+        (
+            "GETINFO refused",
+            vec![
+                ("PROTOCOLINFO", Some(protocolinfo("NULL", None))),
+                ("AUTHENTICATE", Some(b"250 OK\r\n".to_vec())),
+                (
+                    "GETINFO net/listeners/socks",
+                    Some(b"552 Unrecognized key \"net/listeners/socks\"\r\n".to_vec()),
+                ),
+            ],
+            null(),
+            "Command",
+            "552 Unrecognized key",
+        ),
+        (
+            "SOCKS listener named by host name",
+            vec![
+                ("PROTOCOLINFO", Some(protocolinfo("NULL", None))),
+                ("AUTHENTICATE", Some(b"250 OK\r\n".to_vec())),
+                (
+                    "GETINFO net/listeners/socks",
+                    Some(b"250-net/listeners/socks=\"localhost:9050\"\r\n250 OK\r\n".to_vec()),
+                ),
+            ],
+            null(),
+            "Protocol",
+            "host names are not looked up",
+        ),
+        (
+            "SOCKS listener with an unmatched quote",
+            vec![
+                ("PROTOCOLINFO", Some(protocolinfo("NULL", None))),
+                ("AUTHENTICATE", Some(b"250 OK\r\n".to_vec())),
+                (
+                    "GETINFO net/listeners/socks",
+                    Some(b"250-net/listeners/socks=\"unix:\"/tmp/x\"\r\n250 OK\r\n".to_vec()),
+                ),
+            ],
+            null(),
+            "Protocol",
+            "unmatched quote",
+        ),
     ];
+    assert_eq!(cases.len(), 31, "update the count at the top");
     let mut failures = Vec::new();
     for (name, script, auth, want, words) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -352,5 +510,42 @@ async fn the_control_port_refuses_commands_before_authentication() {
         .mode()
         & 0o777;
     assert_eq!(dir_mode, 0o700);
+    tor.shutdown().await;
+}
+
+/// Any duration is a timeout: one too long to be a point in time (`Duration::MAX`) means no
+/// deadline, never a panic on `Instant + timeout` (tor's startup wait used to panic).
+#[tokio::test]
+async fn duration_max_timeouts_wait_without_a_deadline() {
+    let config = Config::new()
+        .with_torrc_lines(["DisableNetwork 1", "GeoIPFile", "GeoIPv6File"])
+        .with_startup_timeout(Duration::MAX)
+        .with_command_timeout(Duration::MAX);
+    let tor = Tor::spawn(config).await.unwrap();
+    assert!(tor.get_info("version").await.unwrap().starts_with("0.4."));
+    let attached = Tor::attach(
+        AttachConfig::new(tor.control_addr().clone()).with_command_timeout(Duration::MAX),
+    )
+    .await
+    .unwrap();
+    assert!(attached.get_info("version").await.is_ok());
+    // Offline, tor never bootstraps and never publishes: the waits go on until stopped.
+    let bootstrap = tor.wait_bootstrapped(Duration::MAX);
+    let r = tokio::time::timeout(Duration::from_millis(500), bootstrap).await;
+    assert!(r.is_err(), "{r:?}");
+    let listener = tor
+        .listen(&OnionKey::generate(), 80, &OnionServiceOptions::new())
+        .await
+        .unwrap();
+    for policy in [
+        Publication::FirstUpload,
+        Publication::AllUploads { cap: Duration::MAX },
+    ] {
+        let published = listener.wait_published(policy, Duration::MAX);
+        let r = tokio::time::timeout(Duration::from_millis(500), published).await;
+        assert!(r.is_err(), "{r:?}");
+    }
+    drop(listener);
+    drop(attached);
     tor.shutdown().await;
 }

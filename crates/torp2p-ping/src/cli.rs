@@ -1,8 +1,21 @@
-//! Command-line arguments.
+//! Command-line arguments, and every check that needs no I/O: a wrong command line is refused
+//! by the parser (exit code 2, with the flag named) before tor starts.
 
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use libp2p_core::Multiaddr;
+use torp2p_addr::DialAddr;
+use torp2p_daemon::LocalAddr;
+
+/// The shortest duration any flag takes, in seconds: 1 ms.
+const MIN_SECS: f64 = 0.001;
+/// The longest ping interval, in seconds: a day.
+const MAX_INTERVAL_SECS: f64 = 86_400.0;
+/// The longest timeout, in seconds: 365 days (any longer is "never").
+const MAX_TIMEOUT_SECS: f64 = 31_536_000.0;
 
 /// libp2p ping between onion services, over Tor.
 #[derive(Debug, Parser)]
@@ -18,8 +31,14 @@ pub(crate) struct Cli {
 
     /// Use a running tor through its control port (`127.0.0.1:9051` or a unix socket path)
     /// instead of starting one.
-    #[arg(long, global = true, value_name = "ADDR|PATH", conflicts_with_all = ["tor_bin", "torrc_extra"])]
-    pub(crate) tor_control: Option<String>,
+    #[arg(
+        long,
+        global = true,
+        value_name = "ADDR|PATH",
+        value_parser = tor_control,
+        conflicts_with_all = ["tor_bin", "torrc_extra"]
+    )]
+    pub(crate) tor_control: Option<LocalAddr>,
 
     /// Control port password, with --tor-control, if that tor uses HashedControlPassword.
     #[arg(
@@ -34,9 +53,16 @@ pub(crate) struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) torrc_extra: Option<PathBuf>,
 
-    /// How long to wait for tor to bootstrap, in seconds.
-    #[arg(long, global = true, default_value_t = 180, value_name = "SECS")]
-    pub(crate) bootstrap_timeout: u64,
+    /// How long to wait for tor to bootstrap, in seconds (0.001 to 31536000).
+    #[arg(
+        long,
+        global = true,
+        default_value = "180",
+        value_name = "SECS",
+        value_parser = bootstrap_timeout,
+        allow_negative_numbers = true
+    )]
+    pub(crate) bootstrap_timeout: Duration,
 
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -52,10 +78,20 @@ pub(crate) enum Command {
         #[arg(long, value_name = "PATH")]
         key_file: Option<PathBuf>,
         /// The onion service's virtual port.
-        #[arg(long, default_value_t = 4001, value_parser = clap::value_parser!(u16).range(1..))]
+        #[arg(
+            long,
+            default_value_t = 4001,
+            value_parser = clap::value_parser!(u16).range(1..),
+            allow_negative_numbers = true
+        )]
         port: u16,
         /// Stop after answering this many pings (default: run until Ctrl-C).
-        #[arg(long, value_name = "N")]
+        #[arg(
+            long,
+            value_name = "N",
+            value_parser = clap::value_parser!(u32).range(1..),
+            allow_negative_numbers = true
+        )]
         exit_after: Option<u32>,
         /// Let only the clients listed this way in (tor's client authorization): a
         /// `<name>.auth` file as `client-auth-keygen` writes it, or the 52-character public key.
@@ -66,16 +102,36 @@ pub(crate) enum Command {
     /// Dial a peer by its /onion3/.../p2p/... address and ping it.
     Dial {
         /// The peer's address, e.g. /onion3/<56 characters>:4001/p2p/12D3KooW...
-        multiaddr: String,
+        #[arg(value_parser = dial_addr)]
+        multiaddr: Multiaddr,
         /// How many pings.
-        #[arg(short, long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(
+            short,
+            long,
+            default_value_t = 5,
+            value_parser = clap::value_parser!(u32).range(1..),
+            allow_negative_numbers = true
+        )]
         count: u32,
-        /// Seconds between pings.
-        #[arg(short, long, default_value_t = 1.0)]
-        interval: f64,
-        /// Give up after this many seconds in all (connecting included).
-        #[arg(long, default_value_t = 180, value_name = "SECS")]
-        timeout: u64,
+        /// Seconds between pings (0.001 to 86400).
+        #[arg(
+            short,
+            long,
+            default_value = "1",
+            value_name = "SECS",
+            value_parser = interval,
+            allow_negative_numbers = true
+        )]
+        interval: Duration,
+        /// Give up after this many seconds in all, connecting included (0.001 to 31536000).
+        #[arg(
+            long,
+            default_value = "180",
+            value_name = "SECS",
+            value_parser = timeout,
+            allow_negative_numbers = true
+        )]
+        timeout: Duration,
         /// The client authorization key for a listener that requires one: a
         /// `<name>.auth_private` file (mode 0600) as `client-auth-keygen` writes it.
         #[arg(long, value_name = "FILE")]
@@ -90,4 +146,196 @@ pub(crate) enum Command {
         /// Where to write: NAME.auth and NAME.auth_private.
         name: PathBuf,
     },
+}
+
+/// `text` as a number of seconds from `min` to `max` for `flag`.
+pub(crate) fn seconds(text: &str, flag: &str, min: f64, max: f64) -> Result<Duration, String> {
+    let range = format!("from {min} to {max} seconds");
+    let secs: f64 = text.trim().parse().map_err(|_| {
+        format!("{flag} takes a number of seconds {range} (e.g. 1.5), not `{text}`")
+    })?;
+    if !secs.is_finite() || !(min..=max).contains(&secs) {
+        return Err(format!("{flag} must be {range}, not {text}"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{flag} must be {range}: {e}"))
+}
+
+fn interval(text: &str) -> Result<Duration, String> {
+    seconds(text, "--interval", MIN_SECS, MAX_INTERVAL_SECS)
+}
+
+fn timeout(text: &str) -> Result<Duration, String> {
+    seconds(text, "--timeout", MIN_SECS, MAX_TIMEOUT_SECS)
+}
+
+fn bootstrap_timeout(text: &str) -> Result<Duration, String> {
+    seconds(text, "--bootstrap-timeout", MIN_SECS, MAX_TIMEOUT_SECS)
+}
+
+/// `127.0.0.1:9051`, `unix:/path`, or a path (anything with a `/` that is not `unix:...`).
+fn tor_control(text: &str) -> Result<LocalAddr, String> {
+    let unix_prefix = text
+        .get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case("unix:"));
+    if text.contains('/') && !unix_prefix {
+        if text.contains('\0') {
+            return Err("a path cannot contain a NUL byte".into());
+        }
+        return Ok(LocalAddr::Unix(text.into()));
+    }
+    LocalAddr::from_str(text).map_err(|e| format!("{e} (or give the path of tor's control socket)"))
+}
+
+/// A dial address, checked with torp2p-addr so that the error names the part that is wrong;
+/// only onion services are dialed.
+fn dial_addr(text: &str) -> Result<Multiaddr, String> {
+    let parsed = DialAddr::from_str(text).map_err(|e| e.to_string())?;
+    if !parsed.target.is_onion() {
+        return Err(format!(
+            "`{text}` is not an onion address: torp2p-ping only dials /onion3/<address>:<port>/p2p/<peer id>"
+        ));
+    }
+    text.parse().map_err(|e| format!("`{text}`: {e}"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+
+    use clap::CommandFactory;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const GOOD: &str = "/onion3/sqbhexutqt2qyu6q3armsbts7uiudgunsktlkvuhprcpwemgzaf5hvad:4001/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA";
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_duration_flag_refuses_what_no_duration_is() {
+        for bad in [
+            "1e20", "NaN", "nan", "inf", "-inf", "infinity", "-1", "0", "-0", "1e-320", "5e-324",
+            "0.0009", "86401", "abc", "", " ", "1s", "0x10", "1_000", "1e400",
+        ] {
+            let e = interval(bad).unwrap_err();
+            assert!(
+                e.contains("--interval") && e.contains("0.001 to 86400"),
+                "{bad}: {e}"
+            );
+        }
+        for bad in [
+            "1e20",
+            "3.2e7",
+            "nan",
+            "-5",
+            "0",
+            "1e-320",
+            "1.8446744073709552e19",
+        ] {
+            let e = timeout(bad).unwrap_err();
+            assert!(
+                e.contains("--timeout") && e.contains("31536000"),
+                "{bad}: {e}"
+            );
+            let e = bootstrap_timeout(bad).unwrap_err();
+            assert!(e.contains("--bootstrap-timeout"), "{bad}: {e}");
+        }
+        assert_eq!(interval("0.25"), Ok(Duration::from_millis(250)));
+        assert_eq!(interval(" 1 "), Ok(Duration::from_secs(1)));
+        assert_eq!(timeout("31536000"), Ok(Duration::from_secs(31_536_000)));
+        assert_eq!(bootstrap_timeout("180"), Ok(Duration::from_secs(180)));
+    }
+
+    #[test]
+    fn defaults_are_what_the_help_says() {
+        let cli = Cli::try_parse_from(["torp2p-ping", "dial", GOOD]).unwrap();
+        assert_eq!(cli.bootstrap_timeout, Duration::from_secs(180));
+        let Command::Dial {
+            count,
+            interval,
+            timeout,
+            ..
+        } = cli.command
+        else {
+            panic!("not dial")
+        };
+        assert_eq!(
+            (count, interval, timeout),
+            (5, Duration::from_secs(1), Duration::from_secs(180))
+        );
+    }
+
+    /// Words of a command line: flags, numbers of every kind, addresses, junk, non-UTF-8.
+    fn arg() -> impl Strategy<Value = OsString> {
+        let words = prop_oneof![
+            Just("dial".to_string()),
+            Just("listen".to_string()),
+            "--(count|interval|timeout|bootstrap-timeout|port|exit-after|key-file|tor-bin|tor-control|tor-control-password|torrc-extra|verbose|help|version)(=.{0,12})?",
+            "-[civhV]{1,3}",
+            "-?[0-9]{0,25}(\\.[0-9]{0,5})?(e-?[0-9]{1,4})?",
+            "(-)?(nan|NaN|inf|infinity|1e20|1e-320|5e-324|18446744073709551616)",
+            "(unix:)?[/.:\\[\\]0-9a-z\"]{0,30}",
+            "/onion3/[a-z2-7]{0,60}(:[0-9]{0,6})?(/p2p/[a-zA-Z0-9]{0,60})?",
+            Just(GOOD.to_string()),
+            "\\PC{0,20}",
+        ];
+        prop_oneof![
+            8 => words.prop_map(OsString::from),
+            1 => proptest::collection::vec(any::<u8>(), 0..12).prop_map(OsString::from_vec),
+        ]
+    }
+
+    proptest! {
+        /// Any argv goes through clap and our checks (the value parsers) without a panic:
+        /// an error, or a command line whose values are in range.
+        #[test]
+        fn any_command_line_parses_or_is_refused_without_a_panic(
+            args in proptest::collection::vec(arg(), 0..8),
+        ) {
+            let argv = std::iter::once(OsString::from("torp2p-ping")).chain(args);
+            match Cli::try_parse_from(argv) {
+                Err(e) => {
+                    let _ = e.render().to_string();
+                    let _ = e.exit_code();
+                }
+                Ok(cli) => {
+                    prop_assert!(cli.bootstrap_timeout >= Duration::from_millis(1));
+                    if let Command::Dial { count, interval, timeout, multiaddr, .. } = &cli.command {
+                        prop_assert!(*count >= 1);
+                        prop_assert!(*interval >= Duration::from_millis(1));
+                        prop_assert!(*interval <= Duration::from_secs(86_400));
+                        prop_assert!(*timeout <= Duration::from_secs(31_536_000));
+                        prop_assert!(DialAddr::from_multiaddr(multiaddr)?.target.is_onion());
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn any_text_for_a_duration_flag_gives_a_duration_in_range_or_an_error(text in "\\PC{0,30}", f in any::<f64>()) {
+            for t in [text, f.to_string(), format!("{f:e}")] {
+                if let Ok(d) = interval(&t) {
+                    prop_assert!(d >= Duration::from_millis(1) && d <= Duration::from_secs(86_400));
+                }
+                if let Ok(d) = timeout(&t) {
+                    prop_assert!(d >= Duration::from_millis(1) && d <= Duration::from_secs(31_536_000));
+                }
+                let _ = tor_control(&t);
+                let _ = dial_addr(&t);
+            }
+        }
+    }
+
+    #[test]
+    fn a_flag_repeated_many_times_saturates() {
+        let mut argv = vec!["torp2p-ping".to_string()];
+        argv.extend(std::iter::repeat_n("-v".to_string(), 300));
+        argv.extend(["dial".into(), GOOD.into()]);
+        assert_eq!(Cli::try_parse_from(argv).unwrap().verbose, u8::MAX);
+    }
 }

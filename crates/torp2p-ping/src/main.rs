@@ -9,6 +9,23 @@
 //! (`--tor-control`), or a tor of our own that joins a private network (`--torrc-extra FILE`,
 //! e.g. the file `cargo xtask tornet` writes).
 
+/// `println!` that never panics: when stdout is closed (`torp2p-ping dial ... | head -1`) the
+/// line is lost, and the program goes on.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that never panics: when stderr is closed the line is lost.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod progress;
 mod run;
@@ -27,14 +44,14 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("torp2p-ping: cannot start the async runtime: {e}");
+            note!("torp2p-ping: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
     match rt.block_on(run::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("torp2p-ping: {e}");
+            note!("torp2p-ping: {e}");
             ExitCode::FAILURE
         }
     }

@@ -39,7 +39,7 @@ fn show(bar: &Option<ProgressBar>, s: &BootstrapStatus, last: &mut Option<u8>) {
             b.set_message(s.summary.clone());
         }
         None if *last != Some(s.progress) => {
-            eprintln!("tor bootstrap: {}% ({})", s.progress, s.summary);
+            note!("tor bootstrap: {}% ({})", s.progress, s.summary);
             *last = Some(s.progress);
         }
         None => {}
@@ -49,7 +49,7 @@ fn show(bar: &Option<ProgressBar>, s: &BootstrapStatus, last: &mut Option<u8>) {
 /// A spinner with `message` on a terminal; a plain line otherwise.
 pub(crate) fn spinner(message: &str) -> Option<ProgressBar> {
     if !std::io::stderr().is_terminal() {
-        eprintln!("{message}");
+        note!("{message}");
         return None;
     }
     let s = ProgressBar::new_spinner();

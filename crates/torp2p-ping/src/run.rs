@@ -1,7 +1,6 @@
 //! The `listen` and `dial` commands.
 
 use std::process::ExitCode;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -13,9 +12,7 @@ use libp2p_identity::{Keypair, PeerId};
 use libp2p_swarm::{Swarm, SwarmEvent};
 use sha2::{Digest, Sha256};
 use torp2p_addr::{DialAddr, DialTarget, OnionAddress};
-use torp2p_daemon::{
-    AttachConfig, AuthMethod, ClientAuthKey, ClientAuthPublicKey, LocalAddr, OnionKey, Tor,
-};
+use torp2p_daemon::{AttachConfig, AuthMethod, ClientAuthKey, ClientAuthPublicKey, OnionKey, Tor};
 use torp2p_transport as tor;
 
 use crate::cli::{Cli, Command};
@@ -36,7 +33,8 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
             authorized_client,
         } => {
             let key = match key_file {
-                Some(path) => OnionKey::load_or_generate(path).map_err(|e| e.to_string())?,
+                Some(path) => OnionKey::load_or_generate(path)
+                    .map_err(|e| format!("--key-file: {}", chain(&e)))?,
                 None => OnionKey::generate(),
             };
             let listen_addr = tor::listen_addr(&key, *port).map_err(|e| e.to_string())?;
@@ -57,13 +55,14 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
             timeout,
             client_auth,
         } => {
-            let addr = dial_addr(multiaddr)?;
+            // The address and the durations were checked by the parser (cli.rs).
+            let text = multiaddr.to_string();
             let mut config = tor::Config::new();
             if let Some(file) = client_auth {
                 let (service, key) = ClientAuthKey::load(file).map_err(|e| e.to_string())?;
-                let dialed = match DialAddr::from_str(multiaddr).map(|a| a.target) {
+                let dialed = match DialAddr::from_multiaddr(multiaddr).map(|a| a.target) {
                     Ok(DialTarget::Onion(o)) => *o.address(),
-                    _ => return Err(format!("`{multiaddr}` is not an onion address")),
+                    _ => return Err(format!("`{text}` is not an onion address")),
                 };
                 if service != dialed {
                     return Err(format!(
@@ -73,22 +72,15 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 config = config.with_client_auth(service, key);
             }
-            if !interval.is_finite() || *interval <= 0.0 {
-                return Err(format!(
-                    "--interval must be a positive number of seconds, not {interval}"
-                ));
-            }
-            let interval = Duration::from_secs_f64(*interval);
-            let timeout = Duration::from_secs(*timeout);
             let tor = start_tor(&cli).await?;
             let result = dial(
                 tor.clone(),
                 config,
-                multiaddr,
-                addr,
+                &text,
+                multiaddr.clone(),
                 *count,
-                interval,
-                timeout,
+                *interval,
+                *timeout,
             )
             .await;
             tor.shutdown().await;
@@ -97,31 +89,14 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
     }
 }
 
-/// Checks a dial address with torp2p-addr, so that the error names the part that is wrong.
-fn dial_addr(text: &str) -> Result<Multiaddr, String> {
-    let parsed = DialAddr::from_str(text).map_err(|e| format!("bad address: {e}"))?;
-    if !parsed.target.is_onion() {
-        return Err(format!(
-            "`{text}` is not an onion address: torp2p-ping only dials /onion3/<address>:<port>/p2p/<peer id>"
-        ));
-    }
-    text.parse()
-        .map_err(|e| format!("bad address `{text}`: {e}"))
-}
-
 /// A tor of our own (optionally joined to a private network), or a running one.
 async fn start_tor(cli: &Cli) -> Result<Tor, String> {
-    let timeout = Duration::from_secs(cli.bootstrap_timeout);
+    let timeout = cli.bootstrap_timeout;
     let tor = if let Some(control) = &cli.tor_control {
-        let addr = if control.contains('/') && !control.starts_with("unix:") {
-            LocalAddr::Unix(control.into())
-        } else {
-            LocalAddr::from_str(control).map_err(|e| format!("--tor-control: {e}"))?
-        };
         let auth = AuthMethod::Auto {
             password: cli.tor_control_password.clone(),
         };
-        Tor::attach(AttachConfig::new(addr).with_auth(auth))
+        Tor::attach(AttachConfig::new(control.clone()).with_auth(auth))
             .await
             .map_err(|e| format!("cannot use the tor at {control}: {e}"))?
     } else {
@@ -132,7 +107,7 @@ async fn start_tor(cli: &Cli) -> Result<Tor, String> {
         if let Some(file) = &cli.torrc_extra {
             config = config
                 .with_torrc_file(file)
-                .map_err(|e| format!("--torrc-extra: {e}"))?;
+                .map_err(|e| format!("--torrc-extra: {}", chain(&e)))?;
         }
         Tor::spawn(config).await.map_err(|e| match e.tor_log() {
             Some(log) => format!("cannot start tor: {e}\ntor's last log lines:\n{log}"),
@@ -194,7 +169,7 @@ fn authorized_client_key(given: &str) -> Result<ClientAuthPublicKey, String> {
 fn client_auth_keygen(address: &str, name: &std::path::Path) -> Result<ExitCode, String> {
     let service = match address.parse::<OnionAddress>() {
         Ok(a) => a,
-        Err(text_error) => match DialAddr::from_str(address).map(|a| a.target) {
+        Err(text_error) => match address.parse::<DialAddr>().map(|a| a.target) {
             Ok(DialTarget::Onion(o)) => *o.address(),
             _ => return Err(format!("bad address: {text_error}")),
         },
@@ -243,7 +218,7 @@ async fn listen(
         let event = tokio::select! {
             e = swarm.select_next_some() => e,
             _ = tokio::signal::ctrl_c() => {
-                eprintln!("stopping");
+                note!("stopping");
                 return Ok(ExitCode::SUCCESS);
             }
         };
@@ -253,24 +228,24 @@ async fn listen(
                     s.finish_and_clear();
                 }
                 // stdout carries the address alone, for scripts; people read stderr.
-                println!("{address}/p2p/{peer}");
-                eprintln!("listening; dial with: torp2p-ping dial {address}/p2p/{peer}");
+                say!("{address}/p2p/{peer}");
+                note!("listening; dial with: torp2p-ping dial {address}/p2p/{peer}");
             }
             SwarmEvent::ConnectionEstablished { peer_id, .. } => {
-                eprintln!("connection from {peer_id}");
+                note!("connection from {peer_id}");
             }
             SwarmEvent::Behaviour(libp2p_ping::Event { peer, result, .. }) => match result {
                 Ok(rtt) => {
                     answered += 1;
-                    eprintln!("ping {peer}: rtt={:.1} ms", rtt.as_secs_f64() * 1000.0);
+                    note!("ping {peer}: rtt={:.1} ms", rtt.as_secs_f64() * 1000.0);
                     if exit_after.is_some_and(|n| answered >= n) {
                         return Ok(ExitCode::SUCCESS);
                     }
                 }
-                Err(e) => eprintln!("ping {peer}: failed: {e}"),
+                Err(e) => note!("ping {peer}: failed: {e}"),
             },
             SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
-                eprintln!(
+                note!(
                     "connection from {peer_id} closed{}",
                     cause.map(|c| format!(": {c}")).unwrap_or_default()
                 );
@@ -282,7 +257,7 @@ async fn listen(
                 });
             }
             SwarmEvent::ListenerError { error, .. } => {
-                eprintln!("listener error: {}", explain(&error));
+                note!("listener error: {}", explain(&error));
             }
             _ => {}
         }
@@ -320,7 +295,7 @@ async fn dial(
                 if let Some(s) = &spinner {
                     s.finish_and_clear();
                 }
-                println!(
+                say!(
                     "connected to {peer_id} in {:.1}s",
                     started.elapsed().as_secs_f64()
                 );
@@ -334,7 +309,7 @@ async fn dial(
             SwarmEvent::Behaviour(libp2p_ping::Event { result, .. }) => match result {
                 Ok(rtt) => {
                     rtts.push(rtt);
-                    println!(
+                    say!(
                         "ping {}: rtt={:.1} ms",
                         rtts.len(),
                         rtt.as_secs_f64() * 1000.0
@@ -345,7 +320,7 @@ async fn dial(
                 }
                 Err(e) => {
                     failures += 1;
-                    println!("ping failed: {e}");
+                    say!("ping failed: {e}");
                     if failures >= count {
                         break Err("every ping failed".into());
                     }
@@ -368,12 +343,12 @@ async fn dial(
 }
 
 fn summary(addr: &str, count: u32, rtts: &[Duration]) {
-    println!("--- {addr} ping statistics ---");
-    println!("{count} pings wanted, {} answered", rtts.len());
+    say!("--- {addr} ping statistics ---");
+    say!("{count} pings wanted, {} answered", rtts.len());
     if !rtts.is_empty() {
         let mut ms: Vec<f64> = rtts.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
         ms.sort_by(f64::total_cmp);
-        println!(
+        say!(
             "rtt min/median/max = {:.1}/{:.1}/{:.1} ms",
             ms[0],
             ms[ms.len() / 2],
@@ -388,19 +363,24 @@ fn explain(error: &(dyn std::error::Error + 'static)) -> String {
     if let Some(dial) = tor::Error::dial_error_in(error) {
         return dial.to_string();
     }
-    let mut parts = vec![error.to_string()];
-    let mut cur = error.source();
-    while let Some(e) = cur {
-        let text = e.to_string();
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        cur = e.source();
-    }
-    let chain = parts.join(": ");
+    let chain = chain(error);
     if tor::Error::is_tor_gone_in(error) {
         format!("tor is gone: {chain}")
     } else {
         chain
     }
+}
+
+/// An error and its causes, one after the other (a cause that repeats the error is left out).
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut cur = error.source();
+    while let Some(e) = cur {
+        let text = e.to_string();
+        if !parts.last().is_some_and(|last| last.contains(&text)) {
+            parts.push(text);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
 }

@@ -1,5 +1,8 @@
 //! `connect` against replies that break the SOCKS protocol: each gives a clear, typed error,
 //! and random replies never panic.
+//!
+//! 23 cases: 20 malformed replies, 1 bound address that is not UTF-8, 2 authentication
+//! refusals.
 
 #![allow(clippy::unwrap_used)]
 
@@ -110,7 +113,44 @@ async fn malformed_replies_give_clear_errors() {
                 phase: Phase::Connect,
             },
         ),
+        (
+            vec![0],
+            Isolation::Shared,
+            Truncated {
+                phase: Phase::Greeting,
+            },
+        ),
+        (vec![5, 1], Isolation::Shared, UnofferedMethod { method: 1 }),
+        (
+            vec![5, 0, 5, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 1],
+            Isolation::Shared,
+            Truncated {
+                phase: Phase::Connect,
+            },
+        ),
+        (
+            vec![5, 0, 5, 0, 0, 1, 127, 0, 0, 1],
+            Isolation::Shared,
+            Truncated {
+                phase: Phase::Connect,
+            },
+        ),
+        (
+            vec![5, 2, 1, 0, 4, 0, 0, 1, 0, 0, 0, 0, 0, 0],
+            Isolation::PerPeer,
+            Version {
+                phase: Phase::Connect,
+                expected: 5,
+                found: 4,
+            },
+        ),
+        (
+            vec![5, 2, 1, 0, 5, 0, 0xFF, 1, 0, 0, 0, 0, 0, 0],
+            Isolation::PerPeer,
+            ReservedByte { found: 0xFF },
+        ),
     ];
+    assert_eq!(cases.len(), 20, "update the count at the top");
     for (bytes, isolation, expected) in cases {
         let server = Server::tcp(vec![Script::Raw(bytes.clone())]).await;
         let config = Config::new().with_isolation(isolation);
@@ -215,5 +255,49 @@ async fn random_replies_never_panic() {
                 "{bytes:?}: {err:?}"
             ),
         }
+    }
+}
+
+/// What a "proxy" might answer: anything, or a reply that starts right (version 5, a method)
+/// and goes wrong later.
+fn reply_bytes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..24),
+        (
+            prop_oneof![Just(0u8), Just(2), Just(0xFF), any::<u8>()],
+            proptest::collection::vec(any::<u8>(), 0..20),
+        )
+            .prop_map(|(method, rest)| [vec![5, method], rest].concat()),
+        (
+            any::<u8>(),
+            any::<u8>(),
+            proptest::collection::vec(any::<u8>(), 0..20)
+        )
+            .prop_map(|(reply, atyp, rest)| [vec![5, 0, 5, reply, 0, atyp], rest].concat()),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Whatever the proxy answers, `connect` gives a stream or a typed, one-line error, and
+    /// never waits for its timeout: the reply was read to its end, or to the connection's.
+    #[test]
+    fn any_reply_gives_a_stream_or_a_one_line_error(bytes in reply_bytes(), per_peer: bool) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let server = Server::tcp(vec![Script::Raw(bytes.clone())]).await;
+            let isolation = if per_peer { Isolation::PerPeer } else { Isolation::Shared };
+            let config = Config::new()
+                .with_isolation(isolation)
+                .with_descriptor_retries(0)
+                .with_timeout(Duration::from_secs(10));
+            if let Err(err) = connect(&server.proxy, &onion_target(), None, &config).await {
+                assert!(!matches!(err, DialError::Timeout { .. }), "{bytes:?}: {err:?}");
+                let message = err.to_string();
+                assert!(!message.is_empty() && !message.contains('\n'), "{bytes:?}: {message}");
+            }
+        });
     }
 }

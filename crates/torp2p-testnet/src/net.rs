@@ -71,13 +71,15 @@ impl Builder {
         self
     }
 
-    /// How long [`Builder::start`] waits for a consensus listing every relay.
+    /// How long [`Builder::start`] waits for a consensus listing every relay. Any duration
+    /// works; `Duration::MAX` waits without a deadline.
     pub fn start_timeout(mut self, timeout: Duration) -> Self {
         self.start_timeout = timeout;
         self
     }
 
-    /// How long [`TestNet::spawn_client`] waits for a client to bootstrap.
+    /// How long [`TestNet::spawn_client`] waits for a client to bootstrap. Any duration works;
+    /// `Duration::MAX` waits without a deadline.
     pub fn client_timeout(mut self, timeout: Duration) -> Self {
         self.client_timeout = timeout;
         self
@@ -537,7 +539,8 @@ async fn wait_consensus(
     timeout: Duration,
     base: &Path,
 ) -> Result<(), Error> {
-    let deadline = tokio::time::Instant::now() + timeout;
+    // No deadline for a timeout too long to be a point in time (e.g. `Duration::MAX`).
+    let deadline = tokio::time::Instant::now().checked_add(timeout);
     let mut progress = authority.bootstrap_status();
     let mut missing = "no consensus yet".to_string();
     loop {
@@ -558,7 +561,7 @@ async fn wait_consensus(
             // No consensus yet: tor answers 551 or an empty value.
             Err(_) => {}
         }
-        if tokio::time::Instant::now() >= deadline {
+        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
             return Err(Error::ConsensusTimeout {
                 timeout,
                 missing,
@@ -570,5 +573,34 @@ async fn wait_consensus(
             // Bootstrap events often come with a new consensus: look at once.
             _ = progress.changed() => {}
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A timeout too long to be a point in time (`Duration::MAX`) means no deadline: the wait
+    /// goes on until the test stops it, and never panics on `Instant + timeout`. A short one
+    /// still ends in `ConsensusTimeout`. The authority is a real `tor --DisableNetwork 1`, which
+    /// never has a consensus.
+    #[tokio::test]
+    async fn wait_consensus_takes_any_timeout() {
+        let tor = Tor::spawn(Config::new().with_torrc_lines([
+            "DisableNetwork 1",
+            "GeoIPFile",
+            "GeoIPv6File",
+        ]))
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let relays = vec!["relay0".to_string()];
+        let forever = wait_consensus(&tor, &relays, Duration::MAX, dir.path());
+        let r = tokio::time::timeout(Duration::from_secs(2), forever).await;
+        assert!(r.is_err(), "the wait ended: {r:?}");
+        let r = wait_consensus(&tor, &relays, Duration::from_millis(300), dir.path()).await;
+        assert!(matches!(r, Err(Error::ConsensusTimeout { .. })), "{r:?}");
+        tor.shutdown().await;
     }
 }
