@@ -238,7 +238,6 @@ impl Traced {
         let trace = dir.join(format!("strace-{who}.txt"));
         let mut cmd = tokio::process::Command::new("strace");
         cmd.args(trace::strace_args())
-            .arg(trace::strace_filter())
             .arg("-o")
             .arg(&trace)
             .arg("--")

@@ -11,7 +11,7 @@
 //!   network's ORPorts and DirPorts on 127.0.0.1). No other loopback address or port, no DNS
 //!   stub (127.0.0.53, 127.0.0.11), no IPv6 address, nothing else.
 //! - C tor's interface-address probe, when [`Allowed::interface_probe`] is set: a `connect()`
-//!   of a UDP socket to 18.0.0.1:9 or \[2002::\]:9, which sends no packet (tor then reads the
+//!   of a UDP socket to 18.0.0.1:9 or `[2002::]:9`, which sends no packet (tor then reads the
 //!   socket's local address with `getsockname` and closes it: tor's
 //!   `get_interface_address6_via_udp_socket_hack`). Nothing may ever be written to a UDP
 //!   socket (any `write`, `writev`, `sendto`, `sendmsg`, `sendmmsg`, `sendfile` or `splice` on a
@@ -41,15 +41,15 @@ pub(crate) const SYSCALLS: &str =
     "socket,connect,bind,sendto,sendmsg,sendmmsg,write,writev,sendfile,splice,io_uring_setup";
 
 /// The arguments of strace before `-o <file> <program>`: follow children, name every file
-/// descriptor's socket, structures unabbreviated, strings up to 64 bytes (enough for a SOCKS
-/// request), only [`SYSCALLS`].
-pub(crate) fn strace_args() -> [&'static str; 7] {
+/// descriptor's socket, structures unabbreviated, strings and arrays up to 64 bytes or
+/// elements (enough for a SOCKS request; a longer `sendmmsg` vector is cut short and fails as
+/// undecoded), only [`SYSCALLS`].
+pub(crate) fn strace_args() -> Vec<String> {
     ["-f", "-qq", "-yy", "-v", "-s", "64", "-e"]
-}
-
-/// The `-e` value that follows [`strace_args`].
-pub(crate) fn strace_filter() -> String {
-    format!("trace={SYSCALLS}")
+        .map(String::from)
+        .into_iter()
+        .chain([format!("trace={SYSCALLS}")])
+        .collect()
 }
 
 /// The destinations of C tor's interface-address probe (tor's `address.c`: "Don't worry: no
