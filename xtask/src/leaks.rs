@@ -92,13 +92,13 @@ pub(crate) fn leaks(args: &[String]) -> Result<(), String> {
     require(
         Command::new(&unshare).args(["--net", "true"]),
         "cannot create a network namespace",
-        "the leak test needs root (or CAP_SYS_ADMIN) to run its programs in a loopback-only \
+        "The leak test needs root (or CAP_SYS_ADMIN) to run its programs in a loopback-only \
          network namespace: run `sudo cargo xtask leaks` (CI runs it as root)",
     )?;
     require(
         Command::new(&strace).args(["-f", "-qq", "-yy", "-o", "/dev/null", "--", "true"]),
         "strace cannot trace here",
-        "strace needs ptrace: run as root on a host (CI does), or allow ptrace in the container \
+        "strace needs ptrace: run it as root on a host (CI does), or allow ptrace in the container \
          (e.g. `docker run --cap-add SYS_PTRACE`)",
     )?;
     let ping = ping_proc::build_ping()?;
@@ -111,6 +111,7 @@ pub(crate) fn leaks(args: &[String]) -> Result<(), String> {
         .arg("--")
         .arg(&exe)
         .args(["leaks", "--inside"])
+        .arg(&strace)
         .arg(&ping)
         .arg(&clearnet)
         .status()
@@ -148,10 +149,10 @@ fn require(cmd: &mut Command, what: &str, fix: &str) -> Result<(), String> {
     ))
 }
 
-/// Runs inside the namespace: `xtask leaks --inside <torp2p-ping> <clearnet example>`.
+/// Runs inside the namespace: `xtask leaks --inside <strace> <torp2p-ping> <clearnet example>`.
 fn inside(args: &[String]) -> Result<(), String> {
-    let [ping, clearnet] = args else {
-        return Err("usage: xtask leaks --inside <torp2p-ping> <clearnet example>".into());
+    let [strace, ping, clearnet] = args else {
+        return Err("usage: xtask leaks --inside <strace> <torp2p-ping> <clearnet example>".into());
     };
     crate::run("ip", &["link", "set", "lo", "up"])?;
     let links = Command::new("ip")
@@ -165,6 +166,7 @@ fn inside(args: &[String]) -> Result<(), String> {
         ));
     }
     let programs = Programs {
+        strace: PathBuf::from(strace),
         xtask: std::env::current_exe().map_err(|e| format!("cannot find xtask itself: {e}"))?,
         ping: PathBuf::from(ping),
         clearnet: PathBuf::from(clearnet),
@@ -177,6 +179,7 @@ fn inside(args: &[String]) -> Result<(), String> {
 
 /// The programs the leak test runs.
 struct Programs {
+    strace: PathBuf,
     /// This binary, for the self-tests.
     xtask: PathBuf,
     ping: PathBuf,
@@ -189,7 +192,7 @@ async fn scenario(net: &TestNet, programs: &Programs) -> Result<(), String> {
         return Err("the private network lists no ports".into());
     }
     let t = Instant::now();
-    let caught = selftests(net, &tcp, &programs.xtask).await?;
+    let caught = selftests(net, &tcp, programs).await?;
     println!(
         "leaks: the checker caught all {caught} deliberate leaks ({:.1?})",
         t.elapsed()
@@ -197,14 +200,14 @@ async fn scenario(net: &TestNet, programs: &Programs) -> Result<(), String> {
     let mut passed = 1;
     for backend in Backend::ALL {
         let t = Instant::now();
-        demo(net, backend, &programs.ping, &tcp).await?;
+        demo(net, backend, programs, &tcp).await?;
         println!(
             "leaks: {}: ping demo ok ({:.1?})",
             backend.name(),
             t.elapsed()
         );
         let t = Instant::now();
-        clearnet(net, backend, &programs.clearnet, &tcp).await?;
+        clearnet(net, backend, programs, &tcp).await?;
         println!(
             "leaks: {}: clearnet dial through tor ok ({:.1?})",
             backend.name(),
@@ -228,6 +231,7 @@ impl Traced {
     /// `strace ... -o <dir>/strace-<who>.txt -- <program>`, with `TMPDIR=<dir>/<who>`. (Short
     /// names: a unix socket path has at most 107 bytes.)
     fn command(
+        strace: &Path,
         dir: &Path,
         who: &str,
         program: &Path,
@@ -236,7 +240,7 @@ impl Traced {
         std::fs::create_dir_all(&tmp)
             .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
         let trace = dir.join(format!("strace-{who}.txt"));
-        let mut cmd = tokio::process::Command::new("strace");
+        let mut cmd = tokio::process::Command::new(strace);
         cmd.args(trace::strace_args())
             .arg("-o")
             .arg(&trace)
@@ -282,10 +286,12 @@ impl Traced {
 async fn selftests(
     net: &TestNet,
     tcp: &BTreeSet<SocketAddr>,
-    xtask: &Path,
+    programs: &Programs,
 ) -> Result<usize, String> {
     for test in selftest::ALL {
-        let (mut cmd, traced) = Traced::command(net.dir(), &format!("self-{}", test.name), xtask)?;
+        let who = format!("self-{}", test.name);
+        let (mut cmd, traced) =
+            Traced::command(&programs.strace, net.dir(), &who, &programs.xtask)?;
         cmd.args(["leaks", "--selftest", test.name])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -326,14 +332,15 @@ async fn selftests(
 async fn demo(
     net: &TestNet,
     backend: Backend,
-    ping: &Path,
+    programs: &Programs,
     tcp: &BTreeSet<SocketAddr>,
 ) -> Result<(), String> {
+    let (strace, ping) = (&programs.strace, &programs.ping);
     let torrc = ping_proc::write_torrc(net)?;
     let dir = net.dir();
     let key = dir.join("leak-listener.key");
 
-    let (mut cmd, listen_trace) = Traced::command(dir, "listener", ping)?;
+    let (mut cmd, listen_trace) = Traced::command(strace, dir, "listener", ping)?;
     cmd.arg("-vv")
         .arg("--torrc-extra")
         .arg(&torrc)
@@ -351,7 +358,7 @@ async fn demo(
         ));
     }
 
-    let (mut dialer, dial_trace) = Traced::command(dir, "dialer", ping)?;
+    let (mut dialer, dial_trace) = Traced::command(strace, dir, "dialer", ping)?;
     dialer
         .arg("-vv")
         .arg("--torrc-extra")
@@ -429,7 +436,7 @@ async fn demo(
 async fn clearnet(
     net: &TestNet,
     backend: Backend,
-    program: &Path,
+    programs: &Programs,
     tcp: &BTreeSet<SocketAddr>,
 ) -> Result<(), String> {
     let dir = net.dir();
@@ -438,7 +445,7 @@ async fn clearnet(
     lines.push(format!("SocksTimeout {SOCKS_TIMEOUT_SECS}"));
     std::fs::write(&torrc, lines.join("\n") + "\n")
         .map_err(|e| format!("cannot write {}: {e}", torrc.display()))?;
-    let (mut cmd, traced) = Traced::command(dir, "clearnet", program)?;
+    let (mut cmd, traced) = Traced::command(&programs.strace, dir, "clearnet", &programs.clearnet)?;
     cmd.arg(CLEARNET_TARGET)
         .env("TORP2P_TORRC_EXTRA", &torrc)
         .stdout(Stdio::piped())
