@@ -25,8 +25,10 @@ commands:
   e2e [--runs N]  the end-to-end scenario on a private Tor network, with timings
   bench           torp2p against raw Tor on a private network, as ratios (--help for options)
   docs            build the book and the API docs into target/site, check links
-  leaks           the demo in a loopback-only network namespace under strace: no connection
-                  outside loopback, no IP advertised, no secret key in trace logs
+  leaks           the ping demo and a clearnet dial through tor in a loopback-only network
+                  namespace under strace: only the private network's ports and our own unix
+                  sockets, no IP advertised, no secret key in trace logs; programs that leak
+                  on purpose must be caught first. Needs root: without it, it fails
   tornet          run a private Tor network in the foreground until Ctrl-C
   help    this text
 ";
