@@ -1,27 +1,83 @@
-//! `cargo xtask leaks`: the ping demo inside a network namespace whose only interface is
-//! loopback, every `connect()` of both peers (and of the tors they start) recorded with strace.
-//! Fails if anything connects anywhere but 127.0.0.1, ::1 or a unix socket; if an advertised
-//! address contains an IP; or if a trace-level log contains the onion service's secret key.
+//! `cargo xtask leaks`: the programs torp2p ships, run in a network namespace whose only
+//! interface is loopback, every socket call of theirs (and of the tors they start) recorded
+//! with `strace -f -yy` and judged by [`trace::check`] against what is allowed: the private
+//! network's own ports on 127.0.0.1, unix sockets in the program's own temporary directory, and
+//! C tor's no-packet interface-address probe (the rules are in `leaks/trace.rs`).
+//!
+//! For every backend ([`Backend::ALL`]; C tor only, today):
+//! - the ping demo, listener and dialer: nothing leaves; no IP address or DNS name in the
+//!   listen address; no secret key in trace-level logs; the key file is 0600;
+//! - the transport's `clearnet` example dialing `/dns4/example.com/tcp/80` with
+//!   `Clearnet::ThroughTor`: the name goes to tor's SOCKS port as a SOCKS domain name and
+//!   nowhere else (no resolver, no UDP); the private network has no exit relays, so the dial
+//!   must fail with a typed SOCKS reply from tor.
+//!
+//! Before those, programs that leak on purpose ([`selftest::ALL`]) run the same way: each
+//! must be caught, or the checker is broken and the test fails.
+//!
+//! It never skips: without strace, a network namespace (root, or CAP_SYS_ADMIN) or ptrace, it
+//! fails and says what is missing.
 
-use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use data_encoding::{BASE64, BASE64_NOPAD, HEXLOWER, HEXUPPER};
 use torp2p_testnet::TestNet;
 
 use crate::packages;
-use crate::ping_proc::{self, Listener};
+use crate::ping_proc::{self, Group, Listener};
+
+mod selftest;
+mod trace;
+
+use trace::{Allowed, Verdict};
+
+/// The clearnet address the `clearnet` example dials through tor.
+const CLEARNET_TARGET: &str = "/dns4/example.com/tcp/80";
+
+/// How long tor waits for a circuit before it answers a SOCKS request with "TTL expired"
+/// (`SocksTimeout`, 120 s by default). The private network has no exits, so it waits all of it.
+const SOCKS_TIMEOUT_SECS: u32 = 10;
+
+/// The Tor backends the leak test runs on: every backend that exists. Only C tor (torp2p-daemon
+/// and torp2p-socks) today; a new backend gets an entry here, and the programs a way to use it.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    CTor,
+}
+
+impl Backend {
+    const ALL: [Backend; 1] = [Backend::CTor];
+
+    fn name(self) -> &'static str {
+        match self {
+            Backend::CTor => "C tor",
+        }
+    }
+
+    /// Whether its tor makes C tor's interface-address probe (see `leaks/trace.rs`).
+    fn interface_probe(self) -> bool {
+        match self {
+            Backend::CTor => true,
+        }
+    }
+}
 
 pub(crate) fn leaks(args: &[String]) -> Result<(), String> {
-    if args.first().map(String::as_str) == Some("--inside") {
-        return inside();
+    match args.first().map(String::as_str) {
+        Some("--inside") => return inside(&args[1..]),
+        Some("--selftest") => return selftest::run(args.get(1).map_or("", String::as_str)),
+        None => {}
+        Some(other) => return Err(format!("leaks takes no arguments (got `{other}`)")),
     }
     packages::ensure_tor()?;
-    packages::ensure(
+    let strace = packages::ensure(
         "strace",
         "strace",
-        "the leak test records every connect() of both peers with it",
+        "the leak test records every socket call of the programs it runs with it",
     )?;
     packages::ensure(
         "ip",
@@ -33,39 +89,71 @@ pub(crate) fn leaks(args: &[String]) -> Result<(), String> {
         "util-linux",
         "the leak test creates a loopback-only network namespace with it",
     )?;
-    ping_proc::build_ping()?;
-    let probe = Command::new(&unshare).args(["--net", "true"]).output();
-    match probe {
-        Ok(o) if o.status.success() => {}
-        other => {
-            let why = match other {
-                Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
-                Err(e) => e.to_string(),
-            };
-            eprintln!(
-                "\n!!!!!!!!\nxtask leaks: SKIPPED: cannot create a network namespace here ({why}).\nRun it as root (CI does) to check for leaks.\n!!!!!!!!\n"
-            );
-            return Ok(());
-        }
-    }
+    require(
+        Command::new(&unshare).args(["--net", "true"]),
+        "cannot create a network namespace",
+        "The leak test needs root (or CAP_SYS_ADMIN) to run its programs in a loopback-only \
+         network namespace: run `sudo cargo xtask leaks` (CI runs it as root)",
+    )?;
+    require(
+        Command::new(&strace).args(["-f", "-qq", "-yy", "-o", "/dev/null", "--", "true"]),
+        "strace cannot trace here",
+        "strace needs ptrace: run it as root on a host (CI does), or allow ptrace in the container \
+         (e.g. `docker run --cap-add SYS_PTRACE`)",
+    )?;
+    let ping = ping_proc::build_ping()?;
+    let clearnet = ping_proc::build_example("torp2p-transport", "clearnet")?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find xtask itself: {e}"))?;
     eprintln!("xtask: running the leak test in a new network namespace (loopback only)");
+    let started = Instant::now();
     let status = Command::new(&unshare)
         .arg("--net")
         .arg("--")
         .arg(&exe)
         .args(["leaks", "--inside"])
+        .arg(&strace)
+        .arg(&ping)
+        .arg(&clearnet)
         .status()
         .map_err(|e| format!("cannot run unshare: {e}"))?;
     if status.success() {
+        eprintln!("xtask: the leak test took {:.1?}", started.elapsed());
         Ok(())
     } else {
         Err(format!("the leak test failed ({status})"))
     }
 }
 
-/// Runs inside the namespace.
-fn inside() -> Result<(), String> {
+/// Runs `cmd`; `Err` saying `what` failed, why, and `fix`, unless it succeeds. The leak test
+/// never skips.
+fn require(cmd: &mut Command, what: &str, fix: &str) -> Result<(), String> {
+    let shown = format!(
+        "{} {}",
+        cmd.get_program().to_string_lossy(),
+        cmd.get_args()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let why = match cmd.stdin(Stdio::null()).output() {
+        Ok(o) if o.status.success() => return Ok(()),
+        Ok(o) => format!(
+            "{}: {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => e.to_string(),
+    };
+    Err(format!(
+        "{what}: `{shown}` failed ({why}).\n{fix}. The leak test does not skip: it fails when it cannot check."
+    ))
+}
+
+/// Runs inside the namespace: `xtask leaks --inside <strace> <torp2p-ping> <clearnet example>`.
+fn inside(args: &[String]) -> Result<(), String> {
+    let [strace, ping, clearnet] = args else {
+        return Err("usage: xtask leaks --inside <strace> <torp2p-ping> <clearnet example>".into());
+    };
     crate::run("ip", &["link", "set", "lo", "up"])?;
     let links = Command::new("ip")
         .args(["-o", "link"])
@@ -77,36 +165,188 @@ fn inside() -> Result<(), String> {
             "the namespace should have only loopback, it has:\n{links}"
         ));
     }
-    let ping = ping_proc::build_ping()?;
+    let programs = Programs {
+        strace: PathBuf::from(strace),
+        xtask: std::env::current_exe().map_err(|e| format!("cannot find xtask itself: {e}"))?,
+        ping: PathBuf::from(ping),
+        clearnet: PathBuf::from(clearnet),
+    };
     let rt = crate::runtime()?;
     rt.block_on(crate::on_testnet(TestNet::builder(), async |net| {
-        scenario(net, &ping).await
+        scenario(net, &programs).await
     }))
 }
 
-async fn scenario(net: &TestNet, ping: &Path) -> Result<(), String> {
+/// The programs the leak test runs.
+struct Programs {
+    strace: PathBuf,
+    /// This binary, for the self-tests.
+    xtask: PathBuf,
+    ping: PathBuf,
+    clearnet: PathBuf,
+}
+
+async fn scenario(net: &TestNet, programs: &Programs) -> Result<(), String> {
+    let tcp: BTreeSet<SocketAddr> = net.ports().into_iter().collect();
+    if tcp.is_empty() {
+        return Err("the private network lists no ports".into());
+    }
+    let t = Instant::now();
+    let caught = selftests(net, &tcp, programs).await?;
+    println!(
+        "leaks: the checker caught all {caught} deliberate leaks ({:.1?})",
+        t.elapsed()
+    );
+    let mut passed = 1;
+    for backend in Backend::ALL {
+        let t = Instant::now();
+        demo(net, backend, programs, &tcp).await?;
+        println!(
+            "leaks: {}: ping demo ok ({:.1?})",
+            backend.name(),
+            t.elapsed()
+        );
+        let t = Instant::now();
+        clearnet(net, backend, programs, &tcp).await?;
+        println!(
+            "leaks: {}: clearnet dial through tor ok ({:.1?})",
+            backend.name(),
+            t.elapsed()
+        );
+        passed += 2;
+    }
+    println!("leaks: {passed} passed, 0 failed");
+    Ok(())
+}
+
+/// A program run under strace, with a temporary directory of its own (`TMPDIR`): its tor's data
+/// directory and its onion service sockets go there, and unix sockets anywhere else are not
+/// allowed.
+struct Traced {
+    trace: PathBuf,
+    tmp: PathBuf,
+}
+
+impl Traced {
+    /// `strace ... -o <dir>/strace-<who>.txt -- <program>`, with `TMPDIR=<dir>/<who>`. (Short
+    /// names: a unix socket path has at most 107 bytes.)
+    fn command(
+        strace: &Path,
+        dir: &Path,
+        who: &str,
+        program: &Path,
+    ) -> Result<(tokio::process::Command, Traced), String> {
+        let tmp = dir.join(who);
+        std::fs::create_dir_all(&tmp)
+            .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+        let trace = dir.join(format!("strace-{who}.txt"));
+        let mut cmd = tokio::process::Command::new(strace);
+        cmd.args(trace::strace_args())
+            .arg("-o")
+            .arg(&trace)
+            .arg("--")
+            .arg(program)
+            .env("TMPDIR", &tmp)
+            .stdin(Stdio::null());
+        Ok((cmd, Traced { trace, tmp }))
+    }
+
+    /// Its trace, judged: `tcp` and its own directory allowed.
+    fn verdict(
+        &self,
+        tcp: &BTreeSet<SocketAddr>,
+        interface_probe: bool,
+    ) -> Result<Verdict, String> {
+        let text = std::fs::read_to_string(&self.trace)
+            .map_err(|e| format!("cannot read {}: {e}", self.trace.display()))?;
+        let allowed = Allowed {
+            tcp: tcp.clone(),
+            unix_dirs: vec![self.tmp.clone()],
+            interface_probe,
+        };
+        Ok(trace::check(&text, &allowed))
+    }
+
+    /// [`Traced::verdict`], which must be clean and must have seen the program's tor at work.
+    fn judge(
+        &self,
+        who: &str,
+        tcp: &BTreeSet<SocketAddr>,
+        interface_probe: bool,
+    ) -> Result<Verdict, String> {
+        let verdict = self.verdict(tcp, interface_probe)?;
+        let context = |e: String| format!("{who}: {e}\n  (trace: {})", self.trace.display());
+        verdict.clean().map_err(context)?;
+        verdict.traced_enough().map_err(context)?;
+        Ok(verdict)
+    }
+}
+
+/// Runs every self-test program under strace; `Err` unless the checker reports each one's leak.
+async fn selftests(
+    net: &TestNet,
+    tcp: &BTreeSet<SocketAddr>,
+    programs: &Programs,
+) -> Result<usize, String> {
+    for test in selftest::ALL {
+        let who = format!("self-{}", test.name);
+        let (mut cmd, traced) =
+            Traced::command(&programs.strace, net.dir(), &who, &programs.xtask)?;
+        cmd.args(["leaks", "--selftest", test.name])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let out = Group::spawn(&mut cmd)
+            .map_err(|e| format!("cannot run self-test `{}` under strace: {e}", test.name))?
+            .output_within(Duration::from_secs(60))
+            .await
+            .map_err(|e| format!("self-test `{}` {e}", test.name))?;
+        if !out.status.success() {
+            return Err(format!(
+                "self-test `{}` failed to run under strace ({}): {}",
+                test.name,
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        let verdict = traced.verdict(tcp, true)?;
+        match verdict.findings.iter().find(|f| (test.expect)(&f.leak)) {
+            Some(f) => println!(
+                "leaks: self-test {}: {}: caught: {}\n    {}",
+                test.name, test.what, f.leak, f.line
+            ),
+            None => {
+                return Err(format!(
+                    "self-test `{}` ({}) was NOT reported as a leak: the checker is broken.\n  its findings: {:?}\n  its trace: {}",
+                    test.name,
+                    test.what,
+                    verdict.findings,
+                    traced.trace.display()
+                ));
+            }
+        }
+    }
+    Ok(selftest::ALL.len())
+}
+
+/// The ping demo, listener and dialer, each under strace.
+async fn demo(
+    net: &TestNet,
+    backend: Backend,
+    programs: &Programs,
+    tcp: &BTreeSet<SocketAddr>,
+) -> Result<(), String> {
+    let (strace, ping) = (&programs.strace, &programs.ping);
     let torrc = ping_proc::write_torrc(net)?;
     let dir = net.dir();
     let key = dir.join("leak-listener.key");
-    let listen_trace = dir.join("strace-listener.txt");
-    let dial_trace = dir.join("strace-dialer.txt");
 
-    let mut cmd = tokio::process::Command::new("strace");
-    cmd.args([
-        "-f",
-        "-qq",
-        "-e",
-        "trace=socket,connect,sendto,sendmsg",
-        "-o",
-    ])
-    .arg(&listen_trace)
-    .arg(ping)
-    .arg("-vv")
-    .arg("--torrc-extra")
-    .arg(&torrc)
-    .args(["listen", "--key-file"])
-    .arg(&key)
-    .env("RUST_LOG", "trace");
+    let (mut cmd, listen_trace) = Traced::command(strace, dir, "listener", ping)?;
+    cmd.arg("-vv")
+        .arg("--torrc-extra")
+        .arg(&torrc)
+        .args(["listen", "--key-file"])
+        .arg(&key)
+        .env("RUST_LOG", "trace");
     let listener = Listener::start_command(cmd, dir.join("leak-listener.log")).await?;
     if listener.addr.contains("/ip4/")
         || listener.addr.contains("/ip6/")
@@ -118,25 +358,16 @@ async fn scenario(net: &TestNet, ping: &Path) -> Result<(), String> {
         ));
     }
 
-    let mut dialer = tokio::process::Command::new("strace");
+    let (mut dialer, dial_trace) = Traced::command(strace, dir, "dialer", ping)?;
     dialer
-        .args([
-            "-f",
-            "-qq",
-            "-e",
-            "trace=socket,connect,sendto,sendmsg",
-            "-o",
-        ])
-        .arg(&dial_trace)
-        .arg(ping)
         .arg("-vv")
         .arg("--torrc-extra")
         .arg(&torrc)
         .args(["dial", &listener.addr, "--count", "3"])
         .env("RUST_LOG", "trace")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let out = ping_proc::Group::spawn(&mut dialer)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = Group::spawn(&mut dialer)
         .map_err(|e| format!("cannot run the dialer under strace: {e}"))?
         .output_within(Duration::from_secs(300))
         .await
@@ -156,18 +387,15 @@ async fn scenario(net: &TestNet, ping: &Path) -> Result<(), String> {
         ));
     }
 
-    // 1. Every connect() went to loopback or a unix socket.
+    // 1. Nothing but the private network, our own unix sockets and tor's probe.
+    let probe = backend.interface_probe();
     let mut report = Vec::new();
-    for (who, trace) in [("listener", &listen_trace), ("dialer", &dial_trace)] {
-        let text = std::fs::read_to_string(trace)
-            .map_err(|e| format!("cannot read {}: {e}", trace.display()))?;
-        let summary = check_connects(&text).map_err(|bad| {
-            format!(
-                "{who}: connect() to non-loopback addresses:\n  {}",
-                bad.join("\n  ")
-            )
-        })?;
-        report.push(format!("{who}: {summary}"));
+    for (who, traced) in [("listener", &listen_trace), ("dialer", &dial_trace)] {
+        let verdict = traced.judge(who, tcp, probe)?;
+        report.push(format!("{who}: {}", verdict.summary()));
+        if let Some(line) = verdict.probes.first() {
+            report.push(format!("{who}'s first tor probe: {line}"));
+        }
     }
 
     // 2. No secret key material in trace-level logs.
@@ -194,95 +422,87 @@ async fn scenario(net: &TestNet, ping: &Path) -> Result<(), String> {
         }
     }
     println!(
-        "leaks: no connect() outside loopback ({}); no secret key in {} + {} trace log lines; key file mode {mode:03o}; listen address {}",
-        report.join("; "),
+        "leaks: {}: ping demo: nothing outside the private network and our own unix sockets:\n    {}\n  no secret key in {} + {} trace log lines; key file mode {mode:03o}; listen address {}",
+        backend.name(),
+        report.join("\n    "),
         listener_log.lines().count(),
         dial_log.lines().count(),
         listen_addr,
     );
-    println!("leaks: 1 passed, 0 failed");
     Ok(())
 }
 
-/// Checks an strace log of socket/connect/sendto/sendmsg. `Err` lists every call that could
-/// send a packet outside loopback. A `connect()` of a UDP socket sends nothing: tor does that
-/// to 18.0.0.1:9 (then `getsockname`) to learn its interface address; those are counted apart.
-fn check_connects(strace: &str) -> Result<String, Vec<String>> {
-    use std::collections::HashSet;
-    let (mut inet, mut unix, mut udp_probe, mut other) = (0, 0, 0, 0);
-    let mut dgram: HashSet<(String, String)> = HashSet::new();
-    let mut bad = Vec::new();
-    for line in strace.lines() {
-        // strace pads the PID column: "123  connect(..." as well as "12345 connect(...".
-        let Some((tid, call)) = line.split_once(' ') else {
-            continue;
-        };
-        let call = call.trim_start();
-        if call.starts_with("socket(") {
-            if call.contains("SOCK_DGRAM")
-                && let Some(fd) = call.rsplit("= ").next()
-            {
-                dgram.insert((tid.to_string(), fd.trim().to_string()));
-            }
-            continue;
-        }
-        let is_connect = call.starts_with("connect(");
-        if !(is_connect || call.starts_with("sendto(") || call.starts_with("sendmsg(")) {
-            continue;
-        }
-        let fd = between(call, "(", ",").unwrap_or("").to_string();
-        let target = if call.contains("sa_family=AF_UNIX") {
-            Target::Unix
-        } else if call.contains("sa_family=AF_INET6") {
-            Target::Inet(between(call, "inet_pton(AF_INET6, \"", "\"") == Some("::1"))
-        } else if call.contains("sa_family=AF_INET") {
-            Target::Inet(between(call, "inet_addr(\"", "\"").is_some_and(|a| a.starts_with("127.")))
-        } else if call.contains("sa_family=AF_NETLINK") || call.contains("sa_family=AF_UNSPEC") {
-            Target::Other
-        } else if !is_connect && (call.contains("NULL, 0") || !call.contains("sa_family")) {
-            // sendto/sendmsg on a connected socket: its peer was checked at connect().
-            continue;
-        } else {
-            Target::Unknown
-        };
-        match target {
-            Target::Unix => unix += 1,
-            Target::Other => other += 1,
-            Target::Inet(true) => inet += 1,
-            Target::Inet(false) if is_connect && dgram.contains(&(tid.to_string(), fd)) => {
-                udp_probe += 1
-            }
-            Target::Inet(false) | Target::Unknown => bad.push(line.to_string()),
-        }
-    }
-    if inet == 0 || unix == 0 {
-        // A trace without tor's relay connections or our control and SOCKS connections did
-        // not record what it should have: an empty trace never passes.
-        bad.push(format!(
-            "the trace recorded {inet} loopback and {unix} unix-socket connections; expected some of each"
+/// The `clearnet` example dials [`CLEARNET_TARGET`] with `Clearnet::ThroughTor` under strace.
+async fn clearnet(
+    net: &TestNet,
+    backend: Backend,
+    programs: &Programs,
+    tcp: &BTreeSet<SocketAddr>,
+) -> Result<(), String> {
+    let dir = net.dir();
+    let torrc = dir.join("clearnet.torrc");
+    let mut lines = net.client_torrc().to_vec();
+    lines.push(format!("SocksTimeout {SOCKS_TIMEOUT_SECS}"));
+    std::fs::write(&torrc, lines.join("\n") + "\n")
+        .map_err(|e| format!("cannot write {}: {e}", torrc.display()))?;
+    let (mut cmd, traced) = Traced::command(&programs.strace, dir, "clearnet", &programs.clearnet)?;
+    cmd.arg(CLEARNET_TARGET)
+        .env("TORP2P_TORRC_EXTRA", &torrc)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = Group::spawn(&mut cmd)
+        .map_err(|e| format!("cannot run the clearnet example under strace: {e}"))?
+        .output_within(Duration::from_secs(240))
+        .await
+        .map_err(|e| format!("the clearnet example {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let shown = || {
+        format!(
+            "({}):\n{stdout}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    // A private network has no exit relays: tor must refuse, with a SOCKS reply of its own.
+    let Some(failure) = stdout
+        .lines()
+        .find(|l| l.starts_with("dial failed: SOCKS reply 0x"))
+    else {
+        return Err(format!(
+            "the clearnet dial of {CLEARNET_TARGET} should fail with a SOCKS reply from tor (the private network has no exits); it said {}",
+            shown()
+        ));
+    };
+    if out.status.success() {
+        return Err(format!(
+            "the clearnet example exited with success {}",
+            shown()
         ));
     }
-    if bad.is_empty() {
-        Ok(format!(
-            "{inet} to 127.0.0.1/::1, {unix} to unix sockets, {other} netlink/unspec, {udp_probe} UDP connect() without packets (tor's interface-address probe)"
-        ))
-    } else {
-        Err(bad)
+    let verdict = traced.judge("clearnet", tcp, backend.interface_probe())?;
+    // The name went to tor's SOCKS port, as a SOCKS domain name.
+    let via_socks = verdict.socks.iter().any(|r| {
+        r.is_name
+            && r.host == "example.com"
+            && r.port == 80
+            && r.socket
+                .as_deref()
+                .is_some_and(|p| p.ends_with("/socks.sock"))
+    });
+    if !via_socks {
+        return Err(format!(
+            "the trace shows no SOCKS request for example.com:80 on tor's socks.sock (SOCKS requests seen: {:?}); trace: {}",
+            verdict.socks,
+            traced.trace.display()
+        ));
     }
-}
-
-enum Target {
-    Unix,
-    /// Whether it is loopback.
-    Inet(bool),
-    Other,
-    Unknown,
-}
-
-fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let i = s.find(start)? + start.len();
-    let j = s[i..].find(end)? + i;
-    Some(&s[i..j])
+    println!(
+        "leaks: {}: clearnet dial of {CLEARNET_TARGET} with Clearnet::ThroughTor: {failure}\n    the name went to tor's SOCKS port only: {:?}\n    {}",
+        backend.name(),
+        verdict.socks,
+        verdict.summary()
+    );
+    Ok(())
 }
 
 /// Which encoding of the secret (or of its scalar half) appears in `log`, if any.
@@ -321,45 +541,6 @@ fn file_mode(p: &Path) -> Result<u32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn connect_lines_are_classified() {
-        let ok = "1 connect(3, {sa_family=AF_INET, sin_port=htons(5000), sin_addr=inet_addr(\"127.0.0.1\")}, 16) = 0\n\
-                  2 connect(4, {sa_family=AF_UNIX, sun_path=\"/tmp/x/socks.sock\"}, 110) = 0\n\
-                  3 connect(5, {sa_family=AF_INET6, sin6_port=htons(1), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, \"::1\", &sin6_addr), sin6_scope_id=0}, 28) = 0\n";
-        assert!(
-            check_connects(ok)
-                .unwrap()
-                .starts_with("2 to 127.0.0.1/::1, 1 to unix sockets")
-        );
-        let leak = "9 connect(3, {sa_family=AF_INET, sin_port=htons(443), sin_addr=inet_addr(\"192.0.2.1\")}, 16) = -1 ENETUNREACH\n";
-        let errors = check_connects(leak).unwrap_err();
-        assert!(errors.iter().any(|l| l.contains("192.0.2.1")), "{errors:?}");
-        let leak6 = "9 connect(3, {sa_family=AF_INET6, sin6_port=htons(443), inet_pton(AF_INET6, \"2001:db8::1\", &sin6_addr)}, 28) = -1\n";
-        assert!(check_connects(leak6).is_err());
-        let probe = "7 socket(AF_INET, SOCK_DGRAM|SOCK_CLOEXEC, IPPROTO_IP) = 14\n\
-                     7 connect(14, {sa_family=AF_INET, sin_port=htons(9), sin_addr=inet_addr(\"18.0.0.1\")}, 16) = -1 ENETUNREACH\n";
-        let probe = format!("{ok}{probe}");
-        assert!(check_connects(&probe).unwrap().contains("1 UDP connect()"));
-        // strace pads short PIDs; an empty trace never passes.
-        let padded = "12  connect(3, {sa_family=AF_INET, sin_port=htons(5000), sin_addr=inet_addr(\"127.0.0.1\")}, 16) = 0\n\
-                      12  connect(4, {sa_family=AF_UNIX, sun_path=\"/tmp/s\"}, 110) = 0\n";
-        assert!(
-            check_connects(padded)
-                .unwrap()
-                .starts_with("1 to 127.0.0.1/::1, 1 to unix")
-        );
-        assert!(check_connects("").is_err());
-        let padded_leak = format!(
-            "{padded}123  connect(3, {{sa_family=AF_INET, sin_port=htons(443), sin_addr=inet_addr(\"192.0.2.1\")}}, 16) = -1\n"
-        );
-        assert!(check_connects(&padded_leak).is_err());
-        let tcp = "7 socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_TCP) = 14\n\
-                   7 connect(14, {sa_family=AF_INET, sin_port=htons(9), sin_addr=inet_addr(\"18.0.0.1\")}, 16) = -1 ENETUNREACH\n";
-        assert!(check_connects(tcp).is_err());
-        let send = "7 sendto(3, \"x\", 1, 0, {sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr(\"192.0.2.53\")}, 16) = 1\n";
-        assert!(check_connects(send).is_err());
-    }
 
     #[test]
     fn secrets_are_found_in_any_common_encoding() {

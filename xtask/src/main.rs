@@ -25,8 +25,10 @@ commands:
   bench           torp2p against raw Tor on a private network, as ratios: runs the torp2p-bench
                   package optimized (--help for options; --unoptimized runs its debug build)
   docs            build the book and the API docs into target/site, check links
-  leaks           the demo in a loopback-only network namespace under strace: no connection
-                  outside loopback, no IP advertised, no secret key in trace logs
+  leaks           the ping demo and a clearnet dial through tor in a loopback-only network
+                  namespace under strace: only the private network's ports and our own unix
+                  sockets, no IP advertised, no secret key in trace logs; programs that leak
+                  on purpose must be caught first. Needs root: without it, it fails
   tornet          run a private Tor network in the foreground until Ctrl-C
   help    this text
 ";

@@ -199,6 +199,8 @@ pub struct TestNet {
 struct Node {
     name: String,
     tor: Tor,
+    /// Where it listens: its ORPort, and its DirPort if it is an authority.
+    ports: Vec<u16>,
 }
 
 impl std::fmt::Debug for TestNet {
@@ -279,6 +281,18 @@ impl TestNet {
     /// The PIDs of the network's own tors (authorities and relays; not clients).
     pub fn pids(&self) -> Vec<u32> {
         self.nodes.iter().filter_map(|n| n.tor.pid()).collect()
+    }
+
+    /// The TCP addresses the network's tors listen on: every node's ORPort and every
+    /// authority's DirPort, all on 127.0.0.1, in node order. A client of this network connects
+    /// to these and to nothing else (the leak test of `cargo xtask leaks` allows exactly
+    /// these). A node stopped with [`TestNet::kill_node`] is no longer listed.
+    pub fn ports(&self) -> Vec<SocketAddr> {
+        self.nodes
+            .iter()
+            .flat_map(|n| &n.ports)
+            .map(|&p| SocketAddr::from((Ipv4Addr::LOCALHOST, p)))
+            .collect()
     }
 
     /// The names of the network's tors (`auth0`, `relay0`, ...) with their PIDs.
@@ -486,16 +500,21 @@ async fn start_nodes(b: &Builder, base: &Path) -> Result<(Vec<Node>, Vec<String>
             config = config.with_tor_bin(bin);
         }
         let name = p.name.clone();
-        spawns.push(tokio::spawn(
-            async move { (name, Tor::spawn(config).await) },
-        ));
+        let ports = if p.role == Role::Authority {
+            vec![p.or_port, p.dir_port]
+        } else {
+            vec![p.or_port]
+        };
+        spawns.push(tokio::spawn(async move {
+            (name, ports, Tor::spawn(config).await)
+        }));
     }
     let mut nodes = Vec::with_capacity(count);
     let mut first_err = None;
     for s in spawns {
         match s.await {
-            Ok((name, Ok(tor))) => nodes.push(Node { name, tor }),
-            Ok((name, Err(e))) => {
+            Ok((name, ports, Ok(tor))) => nodes.push(Node { name, tor, ports }),
+            Ok((name, _, Err(e))) => {
                 first_err.get_or_insert(node_err(&name, e));
             }
             Err(join) => {

@@ -44,6 +44,13 @@ async fn onion_service_round_trip_on_a_private_network() {
     eprintln!("network ready after {:?}", t0.elapsed());
     let net_pids = net.pids();
     assert_eq!(net_pids.len(), 7);
+    // 7 ORPorts and 3 DirPorts, each on 127.0.0.1 and accepting connections.
+    let ports = net.ports();
+    assert_eq!(ports.len(), 10, "{ports:?}");
+    for p in &ports {
+        assert!(p.ip().is_loopback(), "{p}");
+        tokio::net::TcpStream::connect(p).await.unwrap();
+    }
 
     let (host, client) = tokio::join!(net.spawn_client(), net.spawn_client());
     let (host, client) = (host.unwrap(), client.unwrap());
