@@ -56,11 +56,15 @@ where
 }
 
 fn dialer_config(isolation: Isolation) -> tor::Config {
-    tor::Config::new().with_dial_config(
-        tor::socks::Config::new()
-            .with_isolation(isolation)
-            .with_timeout(STEP),
-    )
+    tor::Config::new()
+        .with_dial_config(
+            tor::socks::Config::new()
+                .with_isolation(isolation)
+                .with_timeout(STEP),
+        )
+        // The scale phase measures concurrent dials through tor: none waits in the
+        // transport's line (its default of 32 would queue the rest).
+        .with_max_concurrent_dials(usize::MAX)
 }
 
 type OpenRequest = oneshot::Sender<io::Result<SubstreamBox>>;

@@ -293,8 +293,10 @@ impl Config {
     /// 120 s by default), then fails with [`Error::DialQueueTimeout`](crate::Error); once it
     /// leaves the line, its full timeout applies to the dial itself. Dropping a waiting dial
     /// takes it out of the line.
+    ///
+    /// `usize::MAX` (or any number above tokio's semaphore limit, about 2^61) means no limit.
     pub fn with_max_concurrent_dials(mut self, n: usize) -> Self {
-        self.max_concurrent_dials = n.max(1);
+        self.max_concurrent_dials = n.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         self
     }
 

@@ -62,7 +62,12 @@ async fn faults_on_a_private_network() {
             .await;
 
             // 1. 50 dials cancelled half-way: no file descriptor, no tor stream left behind.
-            let mut dialer = tor::Transport::from_tor(tor_b.clone(), tor::Config::new()).unwrap();
+            // All 50 at once: above the default limit of 32 concurrent dials.
+            let mut dialer = tor::Transport::from_tor(
+                tor_b.clone(),
+                tor::Config::new().with_max_concurrent_dials(50),
+            )
+            .unwrap();
             let fds_before = open_fds();
             let streams_before = tor_streams(&tor_b).await;
             // An address nobody published: tor looks for its descriptor for a while, so every dial

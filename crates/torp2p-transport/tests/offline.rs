@@ -589,4 +589,12 @@ async fn dials_beyond_the_limit_wait_in_line_and_keep_their_timeout() {
         "{err}"
     );
     assert!(running.await.unwrap().is_err());
+
+    // No limit at all is a number too: no panic.
+    let _ = tor::Config::new().with_max_concurrent_dials(usize::MAX);
+    let unlimited = tor::Transport::from_tor(
+        offline_tor().await,
+        tor::Config::new().with_max_concurrent_dials(usize::MAX),
+    );
+    assert!(unlimited.is_ok());
 }
