@@ -47,7 +47,7 @@ impl ClientAuthPublicKey {
     /// [`Error::KeyFile`] if the file cannot be read or is not `descriptor:x25519:<base32>`.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = read_text(path)?;
+        let text = read_text(path, KeyProblem::NotAuthFile)?;
         text.trim()
             .strip_prefix(PREFIX)
             .and_then(|k| k.parse().ok())
@@ -143,7 +143,7 @@ impl ClientAuthKey {
     pub fn load(path: impl AsRef<Path>) -> Result<(OnionAddress, Self)> {
         let path = path.as_ref();
         check_private(path)?;
-        let text = read_text(path)?;
+        let text = read_text(path, KeyProblem::NotAuthPrivateFile)?;
         let line = text.trim();
         let (address, key) = line
             .split_once(':')
@@ -195,7 +195,8 @@ fn file_error(path: &Path, problem: KeyProblem) -> Error {
 }
 
 /// A key file's text; at most 4 KiB is read (a client authorization line is about 130 bytes).
-fn read_text(path: &Path) -> Result<String> {
+/// Text that is not UTF-8 is `not_text`.
+fn read_text(path: &Path, not_text: KeyProblem) -> Result<String> {
     use std::io::Read;
     let problem = |e: &std::io::Error| {
         if e.kind() == std::io::ErrorKind::NotFound {
@@ -212,7 +213,7 @@ fn read_text(path: &Path) -> Result<String> {
     let file = std::fs::File::open(path).map_err(fail)?;
     let mut bytes = Vec::new();
     file.take(4096).read_to_end(&mut bytes).map_err(fail)?;
-    String::from_utf8(bytes).map_err(|_| file_error(path, KeyProblem::NotAuthPrivateFile))
+    String::from_utf8(bytes).map_err(|_| file_error(path, not_text))
 }
 
 /// Refuses a secret key file that other users may read or write.
