@@ -10,6 +10,7 @@ use std::process::{Command, ExitCode};
 mod demo;
 mod docs;
 mod e2e;
+mod faults;
 mod leaks;
 mod packages;
 mod ping_proc;
@@ -22,6 +23,9 @@ commands:
   demo            two peers ping each other over a private Tor network
   test            everything CI runs: fmt check, clippy (warnings are errors), all tests, e2e, leaks
   e2e [--runs N]  the end-to-end scenario on a private Tor network, with timings
+  faults [--runs N]
+                  the recovery scenarios (the transport's tor SIGKILLed, then SIGSTOPped)
+                  N times, with recovery times per scenario; fails unless every run recovers
   bench           torp2p against raw Tor on a private network, as ratios: runs the torp2p-bench
                   package optimized (--help for options; --unoptimized runs its debug build)
   docs            build the book and the API docs into target/site, check links
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         Some("docs") => docs::docs(),
         Some("leaks") => leaks::leaks(&args[1..]),
         Some("e2e") => packages::ensure_tor().and_then(|()| e2e::e2e(&args[1..])),
+        Some("faults") => packages::ensure_tor().and_then(|()| faults::faults(&args[1..])),
         Some("bench") => packages::ensure_tor().and_then(|()| bench(&args[1..])),
         Some("tornet") => packages::ensure_tor().and_then(|()| tornet::tornet()),
         Some("help" | "--help" | "-h") | None => {
