@@ -43,6 +43,10 @@ impl Transport {
     /// [`Config::with_tor`]), waits for it to bootstrap (at most
     /// [`Config::with_bootstrap_timeout`], 120 s by default), and returns the transport.
     ///
+    /// The transport supervises that tor ([`RestartPolicy`](crate::RestartPolicy), on by
+    /// default): when it dies or hangs, a new one is started (or attached to) and every onion
+    /// service is published again with its key; see the crate's docs.
+    ///
     /// # Errors
     ///
     /// [`Error::Daemon`] if tor cannot be started or attached to, or does not bootstrap in
