@@ -25,24 +25,11 @@ struct Timings {
     dialer_done: Duration,
 }
 
-/// bench.rs (being moved out of xtask) still calls it by this path.
 use crate::runtime;
 
 /// `cargo xtask e2e [--runs N]`.
 pub(crate) fn e2e(args: &[String]) -> Result<(), String> {
-    let runs = match args {
-        [] => 1,
-        [flag, n] if flag == "--runs" => n
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("--runs takes a positive number, not `{n}`"))?,
-        other => {
-            return Err(format!(
-                "e2e: unexpected arguments {other:?}; usage: cargo xtask e2e [--runs N]"
-            ));
-        }
-    };
+    let runs = crate::runs(args, "e2e")?;
     let ping = crate::ping_proc::build_ping()?;
     let chat = crate::ping_proc::build_example("torp2p-transport", "chat")?;
     let rt = runtime()?;

@@ -49,15 +49,7 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 pub(crate) fn faults(args: &[String]) -> Result<(), String> {
-    let runs = match args {
-        [] => 1,
-        [flag, n] if flag == "--runs" => n
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("--runs takes a positive number, not `{n}`"))?,
-        _ => return Err("usage: cargo xtask faults [--runs N]".into()),
-    };
+    let runs = crate::runs(args, "faults")?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut by_fault: BTreeMap<String, Vec<Recovery>> = BTreeMap::new();
     let mut failed = 0;

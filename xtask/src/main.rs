@@ -108,6 +108,21 @@ impl From<torp2p_testnet::Error> for Failed {
     }
 }
 
+/// The `[--runs N]` arguments of `command` (1 without them).
+pub(crate) fn runs(args: &[String], command: &str) -> Result<usize, String> {
+    match args {
+        [] => Ok(1),
+        [flag, n] if flag == "--runs" => n
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("--runs takes a positive number, not `{n}`")),
+        other => Err(format!(
+            "{command}: unexpected arguments {other:?}; usage: cargo xtask {command} [--runs N]"
+        )),
+    }
+}
+
 /// Runs a command in the workspace root, echoing it, and fails if it fails.
 pub(crate) fn run(program: &str, args: &[&str]) -> Result<(), String> {
     eprintln!("xtask: running `{program} {}`", args.join(" "));

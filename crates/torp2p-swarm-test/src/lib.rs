@@ -15,6 +15,15 @@ use libp2p_identity::{Keypair, PeerId};
 use libp2p_swarm::{ConnectionId, DialError, Swarm, SwarmEvent};
 use torp2p_transport as tor;
 
+/// Logs of the test to the test's output, filtered by `RUST_LOG` (e.g.
+/// `RUST_LOG=torp2p_transport=debug,tor=info`); a second call does nothing.
+pub fn init_test_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
 /// The longest wait for one step of a scenario.
 pub const STEP: Duration = Duration::from_secs(90);
 /// The timeout of one dial (connections on the private network take about a second).

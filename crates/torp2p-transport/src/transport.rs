@@ -17,7 +17,7 @@ use tracing::debug;
 use crate::backend::Backend;
 use crate::backend::c_tor::CTor;
 use crate::backend::supervised::Supervised;
-use crate::config::{Clearnet, Config, DEFAULT_BOOTSTRAP_TIMEOUT, TorSource};
+use crate::config::{Clearnet, Config};
 use crate::error::Error;
 use crate::listener::{Listener, Params, Upgrade};
 use crate::stream::Stream;
@@ -53,21 +53,7 @@ impl Transport {
     /// time (the error says how far it got); [`Error::TorGone`] if it exits meanwhile.
     pub async fn new(config: Config) -> Result<Self, Error> {
         let source = config.tor.clone().unwrap_or_default();
-        let tor = match source.clone() {
-            TorSource::Spawn(c) => Tor::spawn(c)
-                .await
-                .map_err(|e| Error::daemon("starting tor", e))?,
-            TorSource::Attach(c) => Tor::attach(c)
-                .await
-                .map_err(|e| Error::daemon("attaching to tor", e))?,
-        };
-        tor.wait_bootstrapped(
-            config
-                .bootstrap_timeout
-                .unwrap_or(DEFAULT_BOOTSTRAP_TIMEOUT),
-        )
-        .await
-        .map_err(|e| Error::daemon("bootstrapping tor", e))?;
+        let tor = CTor::start(&source, &config).await?;
         // Supervised: started again when it dies or hangs (see RestartPolicy).
         let backend: Arc<dyn Backend> = if config.restart.enabled {
             Arc::new(Supervised::start(tor, source, &config))

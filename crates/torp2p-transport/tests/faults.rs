@@ -39,10 +39,7 @@ fn row(fault: &str, saw: &str, recovered: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_on_a_private_network() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    init_test_logging();
     torp2p_testnet::TestNet::builder()
         .run(async |net| {
             let (tor_a, tor_b) = tokio::join!(net.spawn_client(), net.spawn_client());

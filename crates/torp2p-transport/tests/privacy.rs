@@ -20,10 +20,7 @@ use torp2p_transport as tor;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_authorization_stream_isolation_and_pow() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    init_test_logging();
     torp2p_testnet::TestNet::builder()
         .run(async |net| {
             let (s, ok, none, wrong) = tokio::join!(

@@ -40,10 +40,7 @@ fn signal(pid: u32, sig: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_or_hung_tor_is_replaced_and_the_service_comes_back() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    init_test_logging();
     torp2p_testnet::TestNet::builder()
         .run(async |net| {
             let tor_b = net.spawn_client().await?;

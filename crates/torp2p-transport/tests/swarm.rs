@@ -16,10 +16,7 @@ use torp2p_transport as tor;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swarms_ping_each_other_over_onion_services() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    init_test_logging();
 
     torp2p_testnet::TestNet::builder()
         .run(async |net| {

@@ -12,6 +12,7 @@ use torp2p_daemon::{ClientAuthKey, OnionKey, OnionListener, OnionServiceOptions,
 use torp2p_socks::DialError;
 
 use super::{Backend, Readiness, Service, ServiceEvent};
+use crate::config::{DEFAULT_BOOTSTRAP_TIMEOUT, TorSource};
 use crate::error::Error;
 use crate::stream::Stream;
 
@@ -47,6 +48,27 @@ impl CTor {
             client_auth: config.client_auth.clone(),
             client_auth_added: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Starts tor as `source` says (spawns or attaches) and waits for it to bootstrap, at most
+    /// the config's bootstrap timeout.
+    pub(crate) async fn start(source: &TorSource, config: &crate::Config) -> Result<Tor, Error> {
+        let tor = match source.clone() {
+            TorSource::Spawn(c) => Tor::spawn(c)
+                .await
+                .map_err(|e| Error::daemon("starting tor", e))?,
+            TorSource::Attach(c) => Tor::attach(c)
+                .await
+                .map_err(|e| Error::daemon("attaching to tor", e))?,
+        };
+        tor.wait_bootstrapped(
+            config
+                .bootstrap_timeout
+                .unwrap_or(DEFAULT_BOOTSTRAP_TIMEOUT),
+        )
+        .await
+        .map_err(|e| Error::daemon("bootstrapping tor", e))?;
+        Ok(tor)
     }
 
     /// Gives tor the client authorization key for `target`'s service, once, if there is one.

@@ -21,7 +21,7 @@ use tracing::{debug, info, warn};
 
 use super::c_tor::CTor;
 use super::{Backend, Readiness, Service, ServiceEvent};
-use crate::config::{Config, DEFAULT_BOOTSTRAP_TIMEOUT, RestartPolicy, TorSource};
+use crate::config::{Config, RestartPolicy, TorSource};
 use crate::error::Error;
 use crate::stream::Stream;
 
@@ -139,26 +139,6 @@ impl Backend for Supervised {
     }
 }
 
-/// Starts tor as `source` says and waits for it to bootstrap.
-async fn start_tor(source: &TorSource, config: &Config) -> Result<Tor, Error> {
-    let tor = match source.clone() {
-        TorSource::Spawn(c) => Tor::spawn(c)
-            .await
-            .map_err(|e| Error::daemon("starting tor", e))?,
-        TorSource::Attach(c) => Tor::attach(c)
-            .await
-            .map_err(|e| Error::daemon("attaching to tor", e))?,
-    };
-    tor.wait_bootstrapped(
-        config
-            .bootstrap_timeout
-            .unwrap_or(DEFAULT_BOOTSTRAP_TIMEOUT),
-    )
-    .await
-    .map_err(|e| Error::daemon("bootstrapping tor", e))?;
-    Ok(tor)
-}
-
 /// Resolves when `tor`'s control port stays silent for `timeout` (checked every half of it).
 async fn hung(tor: &Tor, timeout: Duration) {
     let every = (timeout / 2).max(Duration::from_millis(100));
@@ -210,7 +190,7 @@ async fn supervise(tx: watch::Sender<Current>, source: TorSource, config: Config
                 () = tx.closed() => return,
             }
             let started = tokio::select! {
-                r = start_tor(&source, &config) => r,
+                r = CTor::start(&source, &config) => r,
                 () = tx.closed() => return,
             };
             match started {
