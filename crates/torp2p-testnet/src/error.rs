@@ -36,6 +36,14 @@ pub enum Error {
         dir: PathBuf,
     },
 
+    /// Every directory authority of the network was killed: nobody can be asked for the
+    /// consensus.
+    #[error("no directory authority of the network is running (logs: {dir})")]
+    NoAuthority {
+        /// The network's directory.
+        dir: PathBuf,
+    },
+
     /// Local I/O failed.
     #[error("{what} {path}")]
     Io {

@@ -82,6 +82,12 @@ async fn onion_service_round_trip_on_a_private_network() {
     );
     assert!(state.uploaded > 0);
 
+    // The consensus as an authority reports it: each relay with its flags, unknown names absent.
+    let flags = net.consensus_flags("relay0").await.unwrap();
+    let flags = flags.expect("relay0 is in the consensus");
+    assert!(flags.iter().any(|f| f == "Running"), "{flags:?}");
+    assert_eq!(net.consensus_flags("nobody").await.unwrap(), None);
+
     let proxy = client
         .socks_addr()
         .expect("client has a SOCKS port")
