@@ -339,6 +339,18 @@ impl Pings {
     }
 }
 
+/// B dials A at `addr` (A's peer id added) and both swarms are driven until B has pinged A.
+pub async fn dial_and_ping(a: &mut Peer, b: &mut Peer, addr: &Multiaddr) {
+    b.swarm
+        .dial(addr.clone().with(Protocol::P2p(a.id)))
+        .unwrap();
+    let a_id = a.id;
+    drive(a, b, "B pings A", |s, e| {
+        matches!(e, SwarmEvent::Behaviour(BehaviourEvent::Ping(libp2p_ping::Event { peer, result: Ok(_), .. })) if s == Side::B && *peer == a_id)
+    })
+    .await;
+}
+
 /// Dials until connected (a restarted service can take a few attempts while the dialer's tor
 /// still has its old descriptor), at most [`STEP`].
 pub async fn reconnect(a: &mut Peer, b: &mut Peer, addr: &Multiaddr) {

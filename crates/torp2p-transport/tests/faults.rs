@@ -55,14 +55,8 @@ async fn faults_on_a_private_network() {
             let mut a = peer_with("A", tor_a.clone(), key_a.clone(), identity_a.clone());
             let mut b = peer("B", tor_b.clone());
             let (_listener, addr_a) = listen(&mut a, &mut b, Side::A, 4001).await;
-            b.swarm
-                .dial(addr_a.clone().with(Protocol::P2p(a.id)))
-                .unwrap();
+            dial_and_ping(&mut a, &mut b, &addr_a).await;
             let a_id = a.id;
-            drive(&mut a, &mut b, "B pings A", |s, e| {
-                matches!(e, SwarmEvent::Behaviour(BehaviourEvent::Ping(libp2p_ping::Event { peer, result: Ok(_), .. })) if s == Side::B && *peer == a_id)
-            })
-            .await;
 
             // 1. 50 dials cancelled half-way: no file descriptor, no tor stream left behind.
             // All 50 at once: above the default limit of 32 concurrent dials.
@@ -270,14 +264,8 @@ async fn faults_on_a_private_network() {
             let mut a = peer("A", tor_a.clone());
             let mut b = peer("B", tor_b.clone());
             let (_listener, addr_a) = listen(&mut a, &mut b, Side::A, 4001).await;
-            b.swarm
-                .dial(addr_a.clone().with(Protocol::P2p(a.id)))
-                .unwrap();
+            dial_and_ping(&mut a, &mut b, &addr_a).await;
             let a_id = a.id;
-            drive(&mut a, &mut b, "B pings A", |s, e| {
-                matches!(e, SwarmEvent::Behaviour(BehaviourEvent::Ping(libp2p_ping::Event { peer, result: Ok(_), .. })) if s == Side::B && *peer == a_id)
-            })
-            .await;
 
             assert!(net.kill_node("relay0").await);
             let killed_at = Instant::now();
