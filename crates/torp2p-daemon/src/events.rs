@@ -103,12 +103,46 @@ pub struct UploadState {
     pub uploaded: usize,
     /// Uploads that failed.
     pub failed: usize,
+    /// Uploads started since the last confirmed one (all of them, if none was confirmed).
+    pub started_since_uploaded: usize,
+    /// Uploads that failed since the last confirmed one (of those started since).
+    pub failed_since_uploaded: usize,
 }
 
 impl UploadState {
     /// Whether every started upload was answered and at least one was confirmed.
     pub fn all_answered(&self) -> bool {
         self.uploaded > 0 && self.uploaded + self.failed >= self.uploads
+    }
+
+    /// Whether tor started uploads since the last confirmed one and every one of them failed:
+    /// the HSDirs do not have the current descriptor. (Uploads that failed in a round where
+    /// another HSDir confirmed do not count: tor starts a round's uploads together.)
+    pub fn is_failing(&self) -> bool {
+        self.started_since_uploaded > 0 && self.failed_since_uploaded >= self.started_since_uploaded
+    }
+
+    /// Counts one `HS_DESC` event.
+    fn count(&mut self, action: HsDescAction) {
+        match action {
+            HsDescAction::Upload => {
+                self.uploads += 1;
+                if self.started_since_uploaded == 0 {
+                    // A new round: failures left from the confirmed one do not count.
+                    self.failed_since_uploaded = 0;
+                }
+                self.started_since_uploaded += 1;
+            }
+            HsDescAction::Uploaded => {
+                self.uploaded += 1;
+                self.started_since_uploaded = 0;
+                self.failed_since_uploaded = 0;
+            }
+            HsDescAction::Failed => {
+                self.failed += 1;
+                self.failed_since_uploaded += 1;
+            }
+        }
     }
 }
 
@@ -174,11 +208,7 @@ pub(crate) async fn run_reader(mut conn: ControlConn, ch: EventChannels) {
                     if let Ok(map) = ch.uploads.lock()
                         && let Some(state) = map.get(&ev.address)
                     {
-                        state.send_modify(|s| match ev.action {
-                            HsDescAction::Upload => s.uploads += 1,
-                            HsDescAction::Uploaded => s.uploaded += 1,
-                            HsDescAction::Failed => s.failed += 1,
-                        });
+                        state.send_modify(|s| s.count(ev.action));
                     }
                 }
             }
@@ -238,6 +268,37 @@ mod tests {
         assert!(!s.all_answered());
         s.failed = 3;
         assert!(s.all_answered());
+    }
+
+    #[test]
+    fn uploads_failing() {
+        use HsDescAction::*;
+        let state = |events: &[HsDescAction]| {
+            let mut s = UploadState::default();
+            events.iter().for_each(|a| s.count(*a));
+            s
+        };
+        // A round where one HSDir failed among confirmations: not failing.
+        let partial = state(&[Upload, Upload, Upload, Uploaded, Uploaded, Failed]);
+        assert!(!partial.is_failing());
+        assert_eq!(
+            (partial.uploads, partial.uploaded, partial.failed),
+            (3, 2, 1)
+        );
+        // A new round whose every upload failed: failing.
+        let mut failing = partial;
+        [Upload, Upload, Failed]
+            .iter()
+            .for_each(|a| failing.count(*a));
+        assert!(!failing.is_failing(), "one upload still unanswered");
+        failing.count(Failed);
+        assert!(failing.is_failing());
+        // One confirmation ends it.
+        failing.count(Uploaded);
+        assert!(!failing.is_failing());
+        // Nothing started yet: not failing.
+        assert!(!UploadState::default().is_failing());
+        assert!(state(&[Upload, Failed]).is_failing());
     }
 
     #[test]

@@ -96,6 +96,12 @@ impl OnionListener {
         self.service.upload_state()
     }
 
+    /// How many introduction points tor has established for the service now (see
+    /// [`OnionService::intro_points`]).
+    pub async fn intro_points(&self) -> Result<usize> {
+        self.service.intro_points().await
+    }
+
     /// Waits until the service counts as published under `policy`, at most `timeout` (see
     /// [`OnionService::wait_published`]).
     pub async fn wait_published(

@@ -223,6 +223,18 @@ impl OnionService {
         }
     }
 
+    /// How many introduction points of this service tor has established now: its circuits
+    /// with `PURPOSE=HS_SERVICE_INTRO HS_STATE=HSSI_ESTABLISHED` for this address in
+    /// `GETINFO circuit-status`. tor keeps three and replaces one it loses within seconds; none
+    /// for long means that nobody can reach the service.
+    pub async fn intro_points(&self) -> Result<usize> {
+        let status = self.tor.get_info("circuit-status").await?;
+        Ok(established_intro_circuits(
+            &status,
+            &self.address.to_base32(),
+        ))
+    }
+
     /// Stops following this service's uploads.
     fn unfollow(&self) {
         if let Ok(mut map) = self.tor.uploads.lock() {
@@ -261,6 +273,33 @@ impl Drop for OnionService {
             });
         }
     }
+}
+
+/// The circuits in a `circuit-status` value that are established introduction points of the
+/// service `address` (base32, no `.onion`).
+fn established_intro_circuits(status: &str, address: &str) -> usize {
+    status
+        .lines()
+        .filter(|line| {
+            let mut purpose = false;
+            let mut established = false;
+            let mut ours = false;
+            for word in line.split_whitespace() {
+                match word.split_once('=') {
+                    Some(("PURPOSE", v)) => purpose = v == "HS_SERVICE_INTRO",
+                    Some(("HS_STATE", v)) => established = v == "HSSI_ESTABLISHED",
+                    Some(("REND_QUERY", v)) => {
+                        ours = v
+                            .strip_suffix(".onion")
+                            .unwrap_or(v)
+                            .eq_ignore_ascii_case(address)
+                    }
+                    _ => {}
+                }
+            }
+            purpose && established && ours
+        })
+        .count()
 }
 
 /// `ADD_ONION ED25519-V3:<key> Flags=DiscardPK[,V3Auth] [MaxStreams=] [PoW...] Port=...
@@ -317,6 +356,22 @@ fn add_onion_command(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intro_circuits_counted() {
+        let ours = "sqbhexutqt2qyu6q3armsbts7uiudgunsktlkvuhprcpwemgzaf5hvad";
+        let status = format!(
+            "5 BUILT $A~relay1,$B~relay2,$C~relay3 BUILD_FLAGS=IS_INTERNAL,NEED_CAPACITY,NEED_UPTIME PURPOSE=HS_SERVICE_INTRO HS_STATE=HSSI_ESTABLISHED REND_QUERY={ours} TIME_CREATED=2026-12-01T11:00:00.000000\r\n\
+             6 BUILT $A~relay1,$D~relay4 PURPOSE=HS_SERVICE_INTRO HS_STATE=HSSI_CONNECTING REND_QUERY={ours}\r\n\
+             7 BUILT $A~relay1,$E~relay5 PURPOSE=HS_SERVICE_INTRO HS_STATE=HSSI_ESTABLISHED REND_QUERY=someoneelse\r\n\
+             8 BUILT $A~relay1,$F~relay6 PURPOSE=HS_SERVICE_REND HS_STATE=HSSR_JOINED REND_QUERY={ours}\r\n\
+             9 EXTENDED $A~relay1 PURPOSE=HS_SERVICE_INTRO HS_STATE=HSSI_ESTABLISHED REND_QUERY={}\r\n",
+            ours.to_uppercase()
+        );
+        assert_eq!(established_intro_circuits(&status, ours), 2);
+        assert_eq!(established_intro_circuits("", ours), 0);
+        assert_eq!(established_intro_circuits("garbage = = PURPOSE", ours), 0);
+    }
 
     #[test]
     fn add_onion_command_shape() {

@@ -60,6 +60,24 @@ impl Shared {
         }
     }
 
+    /// `GETINFO key`: the value (a multi-line value comes back whole).
+    pub(crate) async fn get_info(self: &Arc<Self>, key: &str) -> Result<String> {
+        if key.contains(['\r', '\n', ' ']) {
+            return Err(Error::InvalidGetInfoKey { key: key.into() });
+        }
+        let cmd = format!("GETINFO {key}");
+        let lines = self.command(&cmd, &cmd).await?;
+        let prefix = format!("{key}=");
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .map(|v| v.strip_prefix("\r\n").unwrap_or(v).to_string())
+            .ok_or_else(|| Error::Protocol {
+                command: cmd,
+                detail: format!("no `{prefix}` in the reply"),
+            })
+    }
+
     /// One command on the command connection; a closed connection becomes the gone error.
     ///
     /// The exchange runs on a task of its own: a caller that stops waiting (its future dropped,

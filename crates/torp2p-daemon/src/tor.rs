@@ -230,20 +230,7 @@ impl Tor {
 
     /// `GETINFO key`: the value (a multi-line value comes back whole).
     pub async fn get_info(&self, key: &str) -> Result<String> {
-        if key.contains(['\r', '\n', ' ']) {
-            return Err(Error::InvalidGetInfoKey { key: key.into() });
-        }
-        let cmd = format!("GETINFO {key}");
-        let lines = self.inner.command(&cmd, &cmd).await?;
-        let prefix = format!("{key}=");
-        lines
-            .iter()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .map(|v| v.strip_prefix("\r\n").unwrap_or(v).to_string())
-            .ok_or_else(|| Error::Protocol {
-                command: cmd,
-                detail: format!("no `{prefix}` in the reply"),
-            })
+        self.inner.get_info(key).await
     }
 
     /// Adds an onion service run with `key`, forwarding `ports` (ADD_ONION; the key is sent,
@@ -317,6 +304,15 @@ impl Tor {
             .await?;
         let client = format!("CLIENT {id} ");
         Ok(lines.iter().any(|l| l.starts_with(&client)))
+    }
+
+    /// Turns tor's network off or on (`SETCONF DisableNetwork=1` / `0`), as a mobile
+    /// application does when the device goes offline or to the background. Off, tor closes
+    /// every connection and circuit and builds none: onion services lose their introduction
+    /// points and dials fail; on again, tor reconnects and re-publishes its onion services.
+    pub async fn set_network_enabled(&self, enabled: bool) -> Result<()> {
+        let cmd = format!("SETCONF DisableNetwork={}", u8::from(!enabled));
+        self.inner.command(&cmd, &cmd).await.map(drop)
     }
 
     /// Whether tor has gone away (exited, or its control connection closed).

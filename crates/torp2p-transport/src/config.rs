@@ -81,6 +81,7 @@ pub struct Config {
     pub(crate) client_auth: HashMap<OnionAddress, ClientAuthKey>,
     pub(crate) max_concurrent_dials: usize,
     pub(crate) restart: RestartPolicy,
+    pub(crate) reachability: ReachabilityWatch,
 }
 
 /// What [`Transport::new`](crate::Transport::new) does when its tor dies or hangs: start it
@@ -154,6 +155,64 @@ impl Default for RestartPolicy {
     }
 }
 
+/// How the transport watches each of its onion services while tor runs, so that a service
+/// nobody can reach does not stay silently listed: every `interval` it asks tor how many
+/// introduction points the service has (`GETINFO circuit-status`) and follows the descriptor
+/// uploads (`HS_DESC` events). When the service has had no introduction point, or every upload
+/// since the last confirmed one has failed, for longer than `grace`, the listener reports its
+/// address expired (`TransportEvent::AddressExpired`, with
+/// [`Error::ServiceUnreachable`](crate::Error) in the log), removes the service and adds it
+/// again with the same key, and reports the same address new once it is published again. tor
+/// replaces a lost introduction point within seconds by itself; the watch is for the cases
+/// it does not (its network is off, it gave up building introduction circuits for a while).
+///
+/// A plain value: [`new`](Self::new) gives the defaults, the `with_*` setters change them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReachabilityWatch {
+    pub(crate) enabled: bool,
+    pub(crate) interval: Duration,
+    pub(crate) grace: Duration,
+}
+
+impl ReachabilityWatch {
+    /// The defaults: on; checked every 10 s; re-published after 60 s without an introduction
+    /// point or with every upload failing.
+    pub fn new() -> Self {
+        Self {
+            enabled: true,
+            interval: Duration::from_secs(10),
+            grace: Duration::from_secs(60),
+        }
+    }
+
+    /// Never watch: a service stays listed whatever tor reports.
+    pub fn disabled() -> Self {
+        Self {
+            enabled: false,
+            ..Self::new()
+        }
+    }
+
+    /// How often tor is asked (at least every 100 ms).
+    pub fn with_interval(mut self, interval: Duration) -> Self {
+        self.interval = interval.max(Duration::from_millis(100));
+        self
+    }
+
+    /// How long a service may have no introduction point, or failing uploads, before it counts
+    /// as unreachable.
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+}
+
+impl Default for ReachabilityWatch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Config {
     /// The defaults:
     /// - tor: [`Transport::new`](crate::Transport::new) starts a tor of its own
@@ -176,7 +235,9 @@ impl Config {
     /// - no client authorization keys for dialing;
     /// - at most 32 dials at once (tor's own `MaxClientCircuitsPending` default); more wait in
     ///   line, see [`with_max_concurrent_dials`](Self::with_max_concurrent_dials);
-    /// - tor started again when it dies or hangs ([`RestartPolicy::new`]).
+    /// - tor started again when it dies or hangs ([`RestartPolicy::new`]);
+    /// - onion services re-published when tor keeps them unreachable for a minute
+    ///   ([`ReachabilityWatch::new`]).
     pub fn new() -> Self {
         Self {
             tor: None,
@@ -191,6 +252,7 @@ impl Config {
             client_auth: HashMap::new(),
             max_concurrent_dials: DEFAULT_MAX_CONCURRENT_DIALS,
             restart: RestartPolicy::new(),
+            reachability: ReachabilityWatch::new(),
         }
     }
 
@@ -284,6 +346,13 @@ impl Config {
     /// Sets what happens when tor dies or hangs; see [`RestartPolicy`].
     pub fn with_restart_policy(mut self, policy: RestartPolicy) -> Self {
         self.restart = policy;
+        self
+    }
+
+    /// Sets how the transport watches its onion services while tor runs; see
+    /// [`ReachabilityWatch`].
+    pub fn with_reachability_watch(mut self, watch: ReachabilityWatch) -> Self {
+        self.reachability = watch;
         self
     }
 

@@ -71,6 +71,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// An onion service stopped being reachable while tor runs (see
+    /// [`ReachabilityWatch`](crate::ReachabilityWatch)): the listener reports its address
+    /// expired, and the transport adds the service again; the address is reported new once it
+    /// is published again.
+    #[error("the onion service is unreachable, so it is being added again")]
+    ServiceUnreachable {
+        /// What tor reported.
+        #[source]
+        reason: Unreachability,
+    },
+
     /// tor has no SOCKS port, so nothing can be dialed.
     #[error(
         "tor has no SOCKS port, so nothing can be dialed: it runs with `DisableNetwork 1` or without a SocksPort; give the port with Config::with_socks_proxy"
@@ -133,6 +144,30 @@ pub enum Error {
     /// A listener's task ended without saying why (the tokio runtime is shutting down).
     #[error("the listener's task ended unexpectedly: is the tokio runtime shutting down?")]
     ListenerTaskEnded,
+}
+
+/// Why an onion service counts as unreachable (the cause of [`Error::ServiceUnreachable`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unreachability {
+    /// tor had no established introduction point for the service for this long (it keeps
+    /// three; without one nobody can connect).
+    #[error("tor has had no introduction point for it for {lasted:?}")]
+    NoIntroPoints {
+        /// How long.
+        lasted: std::time::Duration,
+    },
+    /// Every descriptor upload tor started since the last confirmed one failed, for this
+    /// long: the HSDirs do not have the current descriptor.
+    #[error(
+        "every descriptor upload since the last confirmed one failed ({failed} failures) for {lasted:?}"
+    )]
+    UploadsFailing {
+        /// How many uploads failed.
+        failed: usize,
+        /// How long.
+        lasted: std::time::Duration,
+    },
 }
 
 impl Error {

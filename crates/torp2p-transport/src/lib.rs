@@ -10,8 +10,8 @@ mod listener;
 mod stream;
 mod transport;
 
-pub use config::{Clearnet, Config, RestartPolicy, TorSource};
-pub use error::{Error, Restarting};
+pub use config::{Clearnet, Config, ReachabilityWatch, RestartPolicy, TorSource};
+pub use error::{Error, Restarting, Unreachability};
 pub use stream::Stream;
 pub use transport::{Transport, listen_addr};
 

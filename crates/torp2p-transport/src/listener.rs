@@ -35,7 +35,8 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 enum Event {
     /// The onion service counts as published: report the listen address.
     Published,
-    /// The onion service is not reachable any more (its tor died): the address expired.
+    /// The onion service is not reachable any more (its tor died, or the reachability watch
+    /// found it unreachable): the address expired.
     Expired(Error),
     /// A peer dialed the onion service.
     Incoming(Stream),

@@ -3,16 +3,19 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use torp2p_addr::{DialAddr, DialTarget, LocalAddr, OnionAddress};
 use torp2p_daemon::{ClientAuthKey, OnionKey, OnionListener, OnionServiceOptions, Tor};
 use torp2p_socks::DialError;
 
+use tracing::{debug, info, warn};
+
+use super::tending::{self, Tending};
+use super::watch::Watcher;
 use super::{Backend, Readiness, Service, ServiceEvent};
-use crate::config::{DEFAULT_BOOTSTRAP_TIMEOUT, TorSource};
+use crate::config::{DEFAULT_BOOTSTRAP_TIMEOUT, ReachabilityWatch, TorSource};
 use crate::error::Error;
 use crate::stream::Stream;
 
@@ -28,6 +31,7 @@ pub(crate) struct CTor {
     socks: Option<LocalAddr>,
     dial: torp2p_socks::Config,
     service_options: OnionServiceOptions,
+    watch: ReachabilityWatch,
     /// Client authorization keys by the service they are for.
     client_auth: HashMap<OnionAddress, ClientAuthKey>,
     /// The services whose key tor has been given.
@@ -45,6 +49,7 @@ impl CTor {
             socks,
             dial: config.dial.clone(),
             service_options: config.service_options.clone(),
+            watch: config.reachability,
             client_auth: config.client_auth.clone(),
             client_auth_added: Mutex::new(HashSet::new()),
         }
@@ -152,11 +157,17 @@ impl Backend for CTor {
             .listen(key, virtual_port, &self.service_options)
             .await
             .map_err(|e| Error::daemon("adding the onion service", e))?;
-        Ok(Box::new(CTorService {
-            listener,
+        let (service, tending) = tending::channel();
+        let tended = Tended {
+            tor: self.tor.clone(),
+            key: key.clone(),
+            virtual_port,
+            options: self.service_options.clone(),
             readiness,
-            published: AtomicBool::new(false),
-        }))
+            watch: self.watch,
+        };
+        tokio::spawn(tend(tended, listener, tending));
+        Ok(Box::new(service))
     }
 
     async fn stopped(&self) -> Error {
@@ -164,45 +175,119 @@ impl Backend for CTor {
     }
 }
 
-/// An onion service of a C tor, with its socket.
-struct CTorService {
-    listener: OnionListener,
+/// What the task of an onion service needs to run it, and to add it again.
+struct Tended {
+    tor: Tor,
+    key: OnionKey,
+    virtual_port: u16,
+    options: OnionServiceOptions,
     readiness: Readiness,
-    /// Whether [`ServiceEvent::Reachable`] was reported.
-    published: AtomicBool,
+    watch: ReachabilityWatch,
 }
 
-#[async_trait]
-impl Service for CTorService {
-    async fn next(&self) -> Result<ServiceEvent, Error> {
-        if !self.published.load(Ordering::Acquire) {
-            // Waiting on a watch channel: cancel-safe.
-            let state = self
-                .listener
-                .wait_published(self.readiness.policy, self.readiness.timeout)
-                .await
-                .map_err(|e| Error::daemon("publishing the onion service", e))?;
-            tracing::info!(
-                uploads = state.uploads,
-                uploaded = state.uploaded,
-                failed = state.failed,
-                "onion service published"
-            );
-            self.published.store(true, Ordering::Release);
-            return Ok(ServiceEvent::Reachable);
+/// The task of one onion service: reports it reachable once published, hands out its
+/// connections, watches it (see [`ReachabilityWatch`]) and, when it has been unreachable for
+/// too long, reports that, removes it and adds it again with the same key. Every control-port
+/// command runs to completion here.
+async fn tend(t: Tended, mut listener: OnionListener, mut tending: Tending) {
+    let mut first = true;
+    let stop = 'service: loop {
+        // Published (again)? The first time within the readiness timeout, else the listener
+        // fails; after a re-add, for as long as it takes (tor may be offline).
+        let published = loop {
+            let wait = listener.wait_published(t.readiness.policy, t.readiness.timeout);
+            let result = tokio::select! {
+                r = wait => r,
+                stop = tending.stopped() => break 'service stop,
+            };
+            match result {
+                Err(torp2p_daemon::Error::PublishTimeout { .. }) if !first => {
+                    debug!("the onion service is not published again yet: still waiting");
+                }
+                other => break other,
+            }
+        };
+        match published {
+            Ok(state) => {
+                info!(
+                    uploads = state.uploads,
+                    uploaded = state.uploaded,
+                    failed = state.failed,
+                    "onion service published"
+                );
+                if let Err(stop) = tending.send(Ok(ServiceEvent::Reachable)).await {
+                    break stop;
+                }
+            }
+            Err(e) => {
+                break tending
+                    .fail(Error::daemon("publishing the onion service", e))
+                    .await;
+            }
         }
-        Ok(match self.listener.accept().await {
-            Ok(stream) => ServiceEvent::Incoming(Stream::inbound(stream.into())),
-            Err(e) => ServiceEvent::AcceptError(Error::daemon("accepting a connection", e)),
-        })
-    }
+        first = false;
 
-    async fn remove(self: Box<Self>) -> Result<(), Error> {
-        match self.listener.remove().await {
-            Ok(()) => Ok(()),
-            // A gone tor took the service with it.
-            Err(e) if e.is_tor_gone() => Ok(()),
-            Err(e) => Err(Error::daemon("removing the onion service", e)),
+        // Serve and watch.
+        let mut watcher = Watcher::new(t.watch);
+        let every = t.watch.interval;
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let reason = loop {
+            let event = tokio::select! {
+                stop = tending.stopped() => break 'service stop,
+                accepted = listener.accept() => match accepted {
+                    Ok(stream) => ServiceEvent::Incoming(Stream::inbound(stream.into())),
+                    Err(e) => ServiceEvent::AcceptError(Error::daemon("accepting a connection", e)),
+                },
+                _ = ticks.tick(), if t.watch.enabled => {
+                    let intro_points = match listener.intro_points().await {
+                        Ok(n) => Some(n),
+                        Err(e) => {
+                            debug!(error = %e, "could not ask tor for the introduction points");
+                            None
+                        }
+                    };
+                    let uploads = *listener.upload_state().borrow();
+                    match watcher.observe(Instant::now(), intro_points, &uploads) {
+                        Some(reason) => break reason,
+                        None => continue,
+                    }
+                }
+            };
+            if let Err(stop) = tending.send(Ok(event)).await {
+                break 'service stop;
+            }
+        };
+
+        // Unreachable: say so, then add the service again with the same key.
+        warn!(%reason, address = %listener.address(), "the onion service is unreachable: adding it again");
+        let unreachable = Error::ServiceUnreachable { reason };
+        if let Err(stop) = tending
+            .send(Ok(ServiceEvent::Unreachable(unreachable)))
+            .await
+        {
+            break stop;
         }
-    }
+        if let Err(e) = listener.remove().await {
+            debug!(error = %e, "removing the unreachable onion service failed");
+        }
+        // Adding runs to completion before a removal is looked at.
+        match t.tor.listen(&t.key, t.virtual_port, &t.options).await {
+            Ok(l) => listener = l,
+            Err(e) => {
+                let stop = tending
+                    .fail(Error::daemon("adding the onion service again", e))
+                    .await;
+                stop.answer(Ok(()));
+                return;
+            }
+        }
+    };
+    let result = match listener.remove().await {
+        Ok(()) => Ok(()),
+        // A gone tor took the service with it.
+        Err(e) if e.is_tor_gone() => Ok(()),
+        Err(e) => Err(Error::daemon("removing the onion service", e)),
+    };
+    stop.answer(result);
 }

@@ -32,6 +32,8 @@ use crate::stream::Stream;
 
 pub(crate) mod c_tor;
 pub(crate) mod supervised;
+pub(crate) mod tending;
+pub(crate) mod watch;
 
 /// When a service counts as reachable: the policy and the longest wait.
 #[derive(Debug, Clone, Copy)]
