@@ -1,42 +1,35 @@
-//! `cargo xtask faults [--runs N]`: the recovery scenarios again and again, with the
-//! distribution of recovery times per scenario.
+//! `cargo xtask faults [--runs N] [--only TEST ...]`: the recovery scenarios again and again,
+//! with the distribution of recovery times per scenario.
 //!
-//! Each run is `cargo test -p torp2p-transport --test recovery` on a private network of its
-//! own: the transport's tor is SIGKILLed, then SIGSTOPped, and the test asserts that the
-//! service comes back and the peer reconnects. The test prints one `RECOVERY | <fault> | ...`
-//! line per fault; this command collects them and fails unless every run passed.
+//! Each run is `cargo test -p torp2p-transport --test recovery --test recovery_offline ...`:
+//! every test file starts a private network of its own, causes its faults (the transport's tor
+//! SIGKILLed and SIGSTOPped, its network off, its control connection cut, relays killed in each
+//! role) and asserts that the service comes back and peers connect. Each scenario prints one
+//! line, `RECOVERY | <scenario> | <label>: <seconds> s; <label>: <seconds> s; ...`; this
+//! command collects them and fails unless every run passed.
 
 use std::collections::BTreeMap;
 use std::process::Command;
 
-/// One fault's figures from one run, in seconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Recovery {
-    /// From the fault to the address expiring.
-    expired: f64,
-    /// From the fault to the address being published again.
-    back: f64,
-    /// From the address being back to the peer reconnecting.
-    reconnected: f64,
-}
+/// The recovery test files of torp2p-transport, each run in every run.
+const TESTS: &[&str] = &["recovery", "recovery_offline"];
 
-/// `RECOVERY | <fault> | address expired after X s, back (published again) after Y s; B
-/// reconnected Z s later`
-fn parse(line: &str) -> Option<(String, Recovery)> {
-    let rest = line.strip_prefix("RECOVERY | ")?;
-    let (fault, figures) = rest.split_once(" | ")?;
-    let number_after = |key: &str| -> Option<f64> {
-        let at = figures.find(key)? + key.len();
-        figures[at..].split_whitespace().next()?.parse().ok()
-    };
-    Some((
-        fault.to_string(),
-        Recovery {
-            expired: number_after("expired after ")?,
-            back: number_after("back (published again) after ")?,
-            reconnected: number_after("reconnected ")?,
-        },
-    ))
+/// One scenario's figures from one run: (label, seconds), in the order printed.
+type Figures = Vec<(String, f64)>;
+
+/// `RECOVERY | <scenario> | <label>: <X> s; <label>: <Y> s`
+fn parse(line: &str) -> Option<(String, Figures)> {
+    let rest = line.trim().strip_prefix("RECOVERY | ")?;
+    let (scenario, figures) = rest.split_once(" | ")?;
+    let figures = figures
+        .split("; ")
+        .map(|item| {
+            let (label, value) = item.rsplit_once(": ")?;
+            let seconds = value.strip_suffix(" s")?.trim().parse::<f64>().ok()?;
+            Some((label.trim().to_string(), seconds))
+        })
+        .collect::<Option<Figures>>()?;
+    (!figures.is_empty()).then(|| (scenario.to_string(), figures))
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -48,30 +41,55 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+/// `--runs N` and `--only TEST` (repeatable), in any order.
+fn options(args: &[String]) -> Result<(usize, Vec<String>), String> {
+    let usage = "usage: cargo xtask faults [--runs N] [--only TEST ...]";
+    let mut runs = 1;
+    let mut only = Vec::new();
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .ok_or_else(|| format!("faults: `{flag}` needs a value; {usage}"))?;
+        match flag.as_str() {
+            "--runs" => runs = crate::runs(&[flag.clone(), value.clone()], "faults")?,
+            "--only" if TESTS.contains(&value.as_str()) => only.push(value.clone()),
+            "--only" => {
+                return Err(format!(
+                    "faults: no recovery test `{value}`; there are: {}",
+                    TESTS.join(", ")
+                ));
+            }
+            other => return Err(format!("faults: unexpected argument `{other}`; {usage}")),
+        }
+    }
+    if only.is_empty() {
+        only = TESTS.iter().map(|t| t.to_string()).collect();
+    }
+    Ok((runs, only))
+}
+
 pub(crate) fn faults(args: &[String]) -> Result<(), String> {
-    let runs = crate::runs(args, "faults")?;
+    let (runs, tests) = options(args)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut by_fault: BTreeMap<String, Vec<Recovery>> = BTreeMap::new();
+    // Scenario -> label -> seconds, one per run that printed it.
+    let mut by_scenario: BTreeMap<String, BTreeMap<String, Vec<f64>>> = BTreeMap::new();
+    let mut recovered: BTreeMap<String, usize> = BTreeMap::new();
     let mut failed = 0;
     for run in 1..=runs {
-        eprintln!("xtask faults: run {run} of {runs}");
+        eprintln!("xtask faults: run {run} of {runs} ({})", tests.join(", "));
+        let mut args = vec!["test", "--quiet", "--package", "torp2p-transport"];
+        for t in &tests {
+            args.extend(["--test", t.as_str()]);
+        }
+        args.extend(["--", "--nocapture"]);
         let out = Command::new(&cargo)
-            .args([
-                "test",
-                "--quiet",
-                "--package",
-                "torp2p-transport",
-                "--test",
-                "recovery",
-                "--",
-                "--nocapture",
-            ])
+            .args(&args)
             .current_dir(crate::root())
             .output()
             .map_err(|e| format!("could not run cargo: {e}"))?;
         let text = String::from_utf8_lossy(&out.stderr).into_owned()
             + &String::from_utf8_lossy(&out.stdout);
-        let seen: Vec<_> = text.lines().filter_map(parse).collect();
         if !out.status.success() {
             failed += 1;
             let tail: Vec<&str> = text.lines().rev().take(30).collect();
@@ -81,31 +99,44 @@ pub(crate) fn faults(args: &[String]) -> Result<(), String> {
                 tail.into_iter().rev().collect::<Vec<_>>().join("\n")
             );
         }
-        for (fault, r) in seen {
-            by_fault.entry(fault).or_default().push(r);
+        for (scenario, figures) in text.lines().filter_map(parse) {
+            eprintln!("xtask faults: run {run}: {scenario}: {}", show(&figures));
+            *recovered.entry(scenario.clone()).or_default() += 1;
+            let labels = by_scenario.entry(scenario).or_default();
+            for (label, seconds) in figures {
+                labels.entry(label).or_default().push(seconds);
+            }
         }
     }
-    println!(
-        "fault                      recovered   back: median  max   peer reconnected: median  max"
-    );
-    for (fault, rs) in &by_fault {
-        let mut back: Vec<f64> = rs.iter().map(|r| r.back).collect();
-        let mut again: Vec<f64> = rs.iter().map(|r| r.reconnected).collect();
-        let max = |v: &[f64]| v.iter().copied().fold(f64::NAN, f64::max);
-        println!(
-            "{fault:<26} {:>3} of {runs:<3}      {:>6.1} s {:>5.1} s            {:>6.1} s {:>5.1} s",
-            rs.len(),
-            median(&mut back),
-            max(&back),
-            median(&mut again),
-            max(&again),
-        );
+    println!("scenario | recovered in runs | figure: median (min–max)");
+    for (scenario, labels) in &mut by_scenario {
+        let n = recovered.get(scenario.as_str()).copied().unwrap_or(0);
+        let figures: Vec<String> = labels
+            .iter_mut()
+            .map(|(label, v)| {
+                let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+                let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                format!("{label}: {:.1} s ({min:.1}–{max:.1})", median(v))
+            })
+            .collect();
+        println!("{scenario} | {n} of {runs} | {}", figures.join("; "));
     }
     println!("faults: {} passed, {failed} failed", runs - failed);
     if failed > 0 {
         return Err(format!("{failed} of {runs} runs did not recover"));
     }
+    if by_scenario.is_empty() {
+        return Err("no RECOVERY line was printed: did the tests run?".into());
+    }
     Ok(())
+}
+
+fn show(figures: &Figures) -> String {
+    figures
+        .iter()
+        .map(|(l, s)| format!("{l}: {s:.1} s"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[cfg(test)]
@@ -113,21 +144,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_the_recovery_lines_of_the_test() {
-        let line = "RECOVERY | A's tor killed (SIGKILL) | address expired after 0.0 s, back (published again) after 4.3 s; B reconnected 3.4 s later";
-        let (fault, r) = parse(line).unwrap();
-        assert_eq!(fault, "A's tor killed (SIGKILL)");
+    fn parses_the_recovery_lines_of_the_tests() {
+        let line = "RECOVERY | A's tor killed (SIGKILL) | address expired: 0.0 s; back (published again): 4.3 s; B reconnected: 3.4 s";
+        let (scenario, figures) = parse(line).unwrap();
+        assert_eq!(scenario, "A's tor killed (SIGKILL)");
         assert_eq!(
-            r,
-            Recovery {
-                expired: 0.0,
-                back: 4.3,
-                reconnected: 3.4
-            }
+            figures,
+            vec![
+                ("address expired".to_string(), 0.0),
+                ("back (published again)".to_string(), 4.3),
+                ("B reconnected".to_string(), 3.4)
+            ]
         );
         assert_eq!(parse("RECOVERY | x | nothing"), None);
+        assert_eq!(parse("RECOVERY | x | a: 1.0 s; b: soon"), None);
+        assert_eq!(parse("RECOVERY | x | "), None);
         assert_eq!(parse("test result: ok"), None);
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(options(&[]).unwrap().0, 1);
+        assert_eq!(options(&[]).unwrap().1.len(), TESTS.len());
+        let (runs, only) = options(&args(&["--only", "recovery", "--runs", "3"])).unwrap();
+        assert_eq!((runs, only), (3, vec!["recovery".to_string()]));
+        assert!(
+            options(&args(&["--only", "nonsense"]))
+                .unwrap_err()
+                .contains("no recovery test")
+        );
+        assert!(options(&args(&["--runs"])).is_err());
+        assert!(options(&args(&["--runs", "0"])).is_err());
+        assert!(options(&args(&["--fast", "1"])).is_err());
     }
 }

@@ -23,9 +23,10 @@ commands:
   demo            two peers ping each other over a private Tor network
   test            everything CI runs: fmt check, clippy (warnings are errors), all tests, e2e, leaks
   e2e [--runs N]  the end-to-end scenario on a private Tor network, with timings
-  faults [--runs N]
-                  the recovery scenarios (the transport's tor SIGKILLed, then SIGSTOPped)
-                  N times, with recovery times per scenario; fails unless every run recovers
+  faults [--runs N] [--only TEST]
+                  the recovery tests (tor killed, hung, offline, its control connection cut,
+                  relays killed...) N times, or only the test files named (e.g. --only
+                  recovery_offline); medians per scenario; fails unless every run recovers
   bench           torp2p against raw Tor on a private network, as ratios: runs the torp2p-bench
                   package optimized (--help for options; --unoptimized runs its debug build)
   docs            build the book and the API docs into target/site, check links

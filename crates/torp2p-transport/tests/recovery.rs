@@ -113,7 +113,7 @@ async fn a_dead_or_hung_tor_is_replaced_and_the_service_comes_back() {
                 })
                 .await;
                 eprintln!(
-                    "RECOVERY | A's tor {fault} | address expired after {:.1} s, back (published again) after {:.1} s; B reconnected {:.1} s later",
+                    "RECOVERY | A's tor {fault} | address expired: {:.1} s; back (published again): {:.1} s; B reconnected (after the address was back): {:.1} s",
                     expired.unwrap().as_secs_f64(),
                     back.unwrap().as_secs_f64(),
                     reconnecting.elapsed().as_secs_f64()
