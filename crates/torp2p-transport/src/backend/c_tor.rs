@@ -260,7 +260,9 @@ async fn tend(t: Tended, mut listener: OnionListener, mut tending: Tending) {
         };
 
         // Unreachable: say so, then add the service again with the same key.
-        warn!(%reason, address = %listener.address(), "the onion service is unreachable: adding it again");
+        // The address only at debug: see the crate's logging policy.
+        debug!(address = %listener.address(), "unreachable onion service");
+        warn!(%reason, "an onion service is unreachable: adding it again");
         let unreachable = Error::ServiceUnreachable { reason };
         if let Err(stop) = tending
             .send(Ok(ServiceEvent::Unreachable(unreachable)))
