@@ -14,19 +14,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::watch;
 use torp2p_addr::DialAddr;
 use torp2p_daemon::{OnionKey, Tor};
 use tracing::{debug, info, warn};
 
 use super::c_tor::CTor;
+use super::tending::{self, Tending};
 use super::{Backend, Readiness, Service, ServiceEvent};
 use crate::config::{Config, RestartPolicy, TorSource};
 use crate::error::Error;
 use crate::stream::Stream;
-
-/// How many events a service's keeper may queue for the listener.
-const SERVICE_EVENTS: usize = 16;
 
 /// The supervisor's view of tor.
 #[derive(Debug, Clone)]
@@ -105,24 +103,15 @@ impl Backend for Supervised {
             Current::GaveUp { attempts, last } => return Err(Self::gave_up(attempts, &last)),
         };
         let inner = backend.listen(key, virtual_port, readiness).await?;
-        let (events_tx, events) = mpsc::channel(SERVICE_EVENTS);
-        let (remove_tx, remove_rx) = oneshot::channel();
-        tokio::spawn(keep(
-            Kept {
-                current: self.current.clone(),
-                key: key.clone(),
-                virtual_port,
-                readiness,
-            },
-            backend,
-            inner,
-            events_tx,
-            remove_rx,
-        ));
-        Ok(Box::new(SupervisedService {
-            events: tokio::sync::Mutex::new(events),
-            remove: remove_tx,
-        }))
+        let (service, tending) = tending::channel();
+        let kept = Kept {
+            current: self.current.clone(),
+            key: key.clone(),
+            virtual_port,
+            readiness,
+        };
+        tokio::spawn(keep(kept, backend, inner, tending));
+        Ok(Box::new(service))
     }
 
     async fn stopped(&self) -> Error {
@@ -223,39 +212,28 @@ struct Kept {
 /// A service's keeper task: forwards the current service's events, and after a restart adds
 /// the service again on the new tor.
 async fn keep(
-    mut kept: Kept,
+    kept: Kept,
     mut backend: Arc<CTor>,
     mut inner: Box<dyn Service>,
-    events: mpsc::Sender<Result<ServiceEvent, Error>>,
-    mut remove: oneshot::Receiver<oneshot::Sender<Result<(), Error>>>,
+    mut tending: Tending,
 ) {
     // Whether `inner`'s tor is known to be dead (then it is not polled any more), and whether
     // the listener was told.
     let mut dead = false;
     let mut told = false;
-    loop {
+    let stop = loop {
         let on_this_tor = |c: &Current| matches!(c, Current::Up(b) if Arc::ptr_eq(b, &backend));
         let mut current = kept.current.clone();
         tokio::select! {
-            reply = &mut remove => {
-                let r = if dead { Ok(()) } else { inner.remove().await };
-                if let Ok(reply) = reply {
-                    let _ = reply.send(r);
-                }
-                return;
-            }
-            () = events.closed() => {
-                if !dead {
-                    let _ = inner.remove().await;
-                }
-                return;
-            }
+            stop = tending.stopped() => break stop,
             event = inner.next(), if !dead => match event {
                 Err(e) if e.is_tor_gone() => dead = true,
-                event => {
-                    let end = event.is_err();
-                    if events.send(event).await.is_err() || end {
-                        return;
+                // The service ended (e.g. not published in time): say why, then wait for the
+                // transport to remove it.
+                Err(e) => break tending.fail(e).await,
+                Ok(event) => {
+                    if let Err(stop) = tending.send(Ok(event)).await {
+                        break stop;
                     }
                 }
             },
@@ -265,24 +243,17 @@ async fn keep(
                 if !told {
                     debug!("the onion service's tor is gone: waiting for the next one");
                     told = true;
-                    let _ = events
-                        .send(Ok(ServiceEvent::Unreachable(Error::restarting(0))))
-                        .await;
-                }
-                let next = tokio::select! {
-                    next = async {
-                        kept.current
-                            .wait_for(|c| !matches!(c, Current::Restarting { .. }))
-                            .await
-                            .map(|c| c.clone())
-                    } => next,
-                    reply = &mut remove => {
-                        if let Ok(reply) = reply {
-                            let _ = reply.send(Ok(()));
-                        }
-                        return;
+                    let unreachable = ServiceEvent::Unreachable(Error::restarting(0));
+                    if let Err(stop) = tending.send(Ok(unreachable)).await {
+                        break stop;
                     }
-                    () = events.closed() => return,
+                }
+                let mut current = kept.current.clone();
+                let next = tokio::select! {
+                    next = current.wait_for(|c| !matches!(c, Current::Restarting { .. })) => {
+                        next.map(|c| c.clone())
+                    }
+                    stop = tending.stopped() => break stop,
                 };
                 match next {
                     Ok(Current::Up(b)) => {
@@ -296,17 +267,11 @@ async fn keep(
                                 dead = false;
                                 told = false;
                             }
-                            Err(e) => {
-                                let _ = events.send(Err(e)).await;
-                                return;
-                            }
+                            Err(e) => break tending.fail(e).await,
                         }
                     }
                     Ok(Current::GaveUp { attempts, last }) => {
-                        let _ = events
-                            .send(Err(Supervised::gave_up(attempts, &last)))
-                            .await;
-                        return;
+                        break tending.fail(Supervised::gave_up(attempts, &last)).await;
                     }
                     // Not reached: the wait ends only once tor is no longer restarting.
                     Ok(Current::Restarting { .. }) => {}
@@ -315,30 +280,7 @@ async fn keep(
                 }
             }
         }
-    }
-}
-
-/// A supervised service: events from its keeper.
-struct SupervisedService {
-    events: tokio::sync::Mutex<mpsc::Receiver<Result<ServiceEvent, Error>>>,
-    remove: oneshot::Sender<oneshot::Sender<Result<(), Error>>>,
-}
-
-#[async_trait]
-impl Service for SupervisedService {
-    async fn next(&self) -> Result<ServiceEvent, Error> {
-        // Receiving from a channel: cancel-safe.
-        match self.events.lock().await.recv().await {
-            Some(event) => event,
-            None => Err(Error::ListenerTaskEnded),
-        }
-    }
-
-    async fn remove(self: Box<Self>) -> Result<(), Error> {
-        let (reply, done) = oneshot::channel();
-        if self.remove.send(reply).is_err() {
-            return Ok(());
-        }
-        done.await.unwrap_or(Ok(()))
-    }
+    };
+    let result = if dead { Ok(()) } else { inner.remove().await };
+    stop.answer(result);
 }
