@@ -22,7 +22,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// An authenticated (or about to be) control connection.
 pub(crate) struct ControlConn {
-    conn: Conn<BufReader<Box<dyn Io>>>,
+    /// `None` once [`ControlConn::close`]d.
+    conn: Option<Conn<BufReader<Box<dyn Io>>>>,
     addr: LocalAddr,
     timeout: Duration,
     /// Replies tor still owes for commands that timed out; read and dropped before the next
@@ -59,7 +60,7 @@ impl ControlConn {
                 source,
             })?;
         Ok(Self {
-            conn: Conn::new(BufReader::new(io)),
+            conn: Some(Conn::new(BufReader::new(io))),
             addr: addr.clone(),
             timeout,
             owed: 0,
@@ -70,7 +71,7 @@ impl ControlConn {
     #[cfg(test)]
     pub(crate) fn from_io(io: Box<dyn Io>, addr: LocalAddr, timeout: Duration) -> Self {
         Self {
-            conn: Conn::new(BufReader::new(io)),
+            conn: Some(Conn::new(BufReader::new(io))),
             addr,
             timeout,
             owed: 0,
@@ -80,6 +81,12 @@ impl ControlConn {
     /// The address this connection goes to.
     pub(crate) fn addr(&self) -> &LocalAddr {
         &self.addr
+    }
+
+    /// Closes the connection: tor forgets what it added (onion services without `Detach`).
+    /// Commands after this fail with [`Error::ControlClosed`].
+    pub(crate) fn close(&mut self) {
+        self.conn = None;
     }
 
     /// Sends `command` and returns the reply lines of a 250 reply. `shown` is how the command
@@ -108,10 +115,14 @@ impl ControlConn {
     ) -> Result<(u16, Vec<String>)> {
         tracing::trace!(command = shown, "control command");
         let timeout = self.timeout;
+        let addr = self.addr.clone();
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(Error::ControlClosed { addr });
+        };
         while self.owed > 0 {
-            match tokio::time::timeout(timeout, self.conn.receive_data()).await {
+            match tokio::time::timeout(timeout, conn.receive_data()).await {
                 Ok(Ok(_late)) => self.owed -= 1,
-                Ok(Err(e)) => return Err(self.map_err(e, shown)),
+                Ok(Err(e)) => return Err(map_err(e, &addr, shown)),
                 Err(_) => {
                     return Err(Error::CommandTimeout {
                         command: format!("{shown} (tor has not answered an earlier command yet)"),
@@ -122,7 +133,7 @@ impl ControlConn {
         }
         match tokio::time::timeout(
             timeout,
-            self.conn.write_data(format!("{command}\r\n").as_bytes()),
+            conn.write_data(format!("{command}\r\n").as_bytes()),
         )
         .await
         {
@@ -132,10 +143,10 @@ impl ControlConn {
                     timeout,
                 });
             }
-            Ok(Err(e)) => return Err(self.map_err(e, shown)),
+            Ok(Err(e)) => return Err(map_err(e, &addr, shown)),
             Ok(Ok(())) => {}
         }
-        match tokio::time::timeout(timeout, self.conn.receive_data()).await {
+        match tokio::time::timeout(timeout, conn.receive_data()).await {
             Err(_) => {
                 // The request went out: its reply will come, and must not be taken for the
                 // reply to the next command.
@@ -145,29 +156,20 @@ impl ControlConn {
                     timeout,
                 })
             }
-            Ok(Err(e)) => Err(self.map_err(e, shown)),
+            Ok(Err(e)) => Err(map_err(e, &addr, shown)),
             Ok(Ok(reply)) => Ok(reply),
         }
     }
 
     /// Reads one reply (for the event connection: no timeout, events come when they come).
     pub(crate) async fn read_reply(&mut self) -> Result<(u16, Vec<String>)> {
-        self.conn
-            .receive_data()
+        let addr = self.addr.clone();
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(Error::ControlClosed { addr });
+        };
+        conn.receive_data()
             .await
-            .map_err(|e| self.map_err(e, "(event)"))
-    }
-
-    fn map_err(&self, e: ConnError, shown: &str) -> Error {
-        match e {
-            ConnError::IOError(_) => Error::ControlClosed {
-                addr: self.addr.clone(),
-            },
-            other => Error::Protocol {
-                command: shown.to_string(),
-                detail: format!("{other:?}"),
-            },
-        }
+            .map_err(|e| map_err(e, &addr, "(event)"))
     }
 
     /// Authenticates with `method` (see [`AuthMethod`]), reading PROTOCOLINFO first.
@@ -279,6 +281,17 @@ impl ControlConn {
             .verify_slice(&server_hash)
             .map_err(|_| fail("tor's SERVERHASH does not match the cookie: the cookie file belongs to another tor".into()))?;
         Ok(HEXUPPER.encode(&mac(CLIENT_KEY)?.finalize().into_bytes()))
+    }
+}
+
+/// A broken connection (to `addr`) is a closed one; anything else tor sent is a protocol error.
+fn map_err(e: ConnError, addr: &LocalAddr, shown: &str) -> Error {
+    match e {
+        ConnError::IOError(_) => Error::ControlClosed { addr: addr.clone() },
+        other => Error::Protocol {
+            command: shown.to_string(),
+            detail: format!("{other:?}"),
+        },
     }
 }
 

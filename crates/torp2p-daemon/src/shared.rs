@@ -27,12 +27,37 @@ pub(crate) struct Shared {
     pub(crate) bootstrap: watch::Receiver<BootstrapStatus>,
     pub(crate) uploads: events::Uploads,
     pub(crate) gone: watch::Receiver<events::Gone>,
+    /// The sender of `gone` (the event reader has another): a closed command connection, or
+    /// [`Shared::detach`], marks the daemon gone too.
+    pub(crate) gone_tx: watch::Sender<events::Gone>,
     pub(crate) event_task: tokio::task::JoinHandle<()>,
 }
 
 impl Shared {
     pub(crate) fn is_gone(&self) -> bool {
         self.gone.borrow().is_some() || self.exited.as_ref().is_some_and(|e| e.borrow().is_some())
+    }
+
+    /// Marks the daemon gone (once: the first reason stays).
+    fn mark_gone(&self, reason: &str) {
+        self.gone_tx.send_if_modified(|gone| {
+            let first = gone.is_none();
+            if first {
+                tracing::debug!(%reason, "tor is gone");
+                *gone = Some(reason.to_string());
+            }
+            first
+        });
+    }
+
+    /// Closes both control connections (the command connection once a command in flight, if
+    /// any, is answered or timed out) and marks the daemon gone: tor forgets the onion
+    /// services they added without `Detach`, so the same keys can be added again on another
+    /// connection.
+    pub(crate) async fn detach(&self) {
+        self.event_task.abort();
+        self.control.lock().await.close();
+        self.mark_gone("detached");
     }
 
     /// Resolves when tor goes away, with the reason.
@@ -108,7 +133,12 @@ impl Shared {
             detail: format!("the control-port task failed: {e}"),
         })?;
         match result {
-            Err(e) if e.is_tor_gone() => Err(self.gone_error().await),
+            Err(e) if e.is_tor_gone() => {
+                // The command connection closed: whatever it added is gone with it (tor
+                // removes its onion services), even if the event connection is still open.
+                self.mark_gone("the command connection closed");
+                Err(self.gone_error().await)
+            }
             other => other,
         }
     }

@@ -142,6 +142,7 @@ impl Tor {
         let (bootstrap_tx, bootstrap) = watch::channel(initial);
         let uploads = events::Uploads::default();
         let (closed_tx, gone) = watch::channel(None);
+        let gone_tx = closed_tx.clone();
         let event_task = tokio::spawn(events::run_reader(
             event_conn,
             EventChannels {
@@ -164,6 +165,7 @@ impl Tor {
                 bootstrap,
                 uploads,
                 gone,
+                gone_tx,
                 event_task,
             }),
         })
@@ -315,24 +317,31 @@ impl Tor {
         self.inner.command(&cmd, &cmd).await.map(drop)
     }
 
-    /// Whether tor has gone away (exited, or its control connection closed).
+    /// Whether tor has gone away (exited, or one of its control connections closed: this
+    /// handle has two, one for commands and one for events).
     pub fn is_gone(&self) -> bool {
         self.inner.is_gone()
     }
 
     /// Resolves when tor goes away, with the reason ([`Error::TorExited`] or
-    /// [`Error::ControlClosed`]).
+    /// [`Error::ControlClosed`]): tor exited, the event connection closed, a command found the
+    /// command connection closed (nothing reads it between commands), or
+    /// [`shutdown`](Self::shutdown) was called.
     pub async fn gone(&self) -> Error {
         self.inner.gone().await
     }
 
     /// Stops a spawned tor (SIGKILL) and waits until it is reaped; detaches from an attached
-    /// one. Other clones of this handle see tor as gone.
+    /// one, which keeps running: closes this handle's control connections (the command
+    /// connection once a command in flight, if any, is answered or timed out), so that tor
+    /// removes the onion services they added and the same keys can be added again. Other
+    /// clones of this handle see tor as gone.
     pub async fn shutdown(self) {
         let process = self.inner.process.lock().ok().and_then(|mut p| p.take());
         if let Some(mut p) = process {
             p.kill_and_wait().await;
         }
+        self.inner.detach().await;
     }
 }
 

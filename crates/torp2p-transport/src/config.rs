@@ -89,6 +89,12 @@ pub struct Config {
 /// every onion service with its key (the same onion addresses). A plain value: [`new`](Self::new)
 /// gives the defaults, the `with_*` setters change them.
 ///
+/// An attached tor counts as gone when one of the transport's two control connections to it
+/// closes, though tor keeps running: tor removes the onion services a connection added when it
+/// closes. The other connection is closed too, and the transport attaches again. A closed
+/// command connection is noticed at the next command, at the latest the hang probe's (every
+/// half hang timeout).
+///
 /// While tor is down, dials fail at once with [`Error::TorRestarting`](crate::Error) and each
 /// listener reports its address expired (`TransportEvent::AddressExpired`); once the service
 /// is published again, the same address is reported new (`NewAddress`). When the policy gives

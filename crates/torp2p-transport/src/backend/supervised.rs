@@ -3,8 +3,10 @@
 //!
 //! It wraps the C tor backend ([`CTor`]) and knows how to make another one (spawn a tor, or
 //! attach to one, as the transport's [`TorSource`] says). A supervisor task watches the
-//! current tor: when it exits, or its control port stays silent past the hang timeout (then it
-//! is killed), the task starts a new one with bounded exponential backoff
+//! current tor: when it exits, one of its control connections closes (an attached tor that
+//! keeps running: a closed command connection is noticed by the next command, at the latest
+//! the hang probe's), or its control port stays silent past the hang timeout (then it is
+//! killed), the task lets go of it and starts a new one with bounded exponential backoff
 //! ([`RestartPolicy`]). Meanwhile dials fail at once with [`Error::TorRestarting`]. Each
 //! service has a keeper task of its own that re-adds it with the same key on the new tor and
 //! reports it unreachable, then reachable again. When the policy gives up, the backend has
@@ -153,13 +155,18 @@ async fn supervise(tx: watch::Sender<Current>, source: TorSource, config: Config
             gone = tor.gone() => gone.to_string(),
             () = hung(&tor, policy.hang_timeout) => {
                 warn!(timeout = ?policy.hang_timeout, "tor's control port is silent: killing it");
-                tor.clone().shutdown().await;
                 format!("its control port was silent for {:?}", policy.hang_timeout)
             }
             () = tx.closed() => return,
         };
-        drop(tor);
         warn!(%reason, "tor is gone: starting it again");
+        tx.send_replace(Current::Restarting { attempt: 1 });
+        // Let go of the old tor entirely before starting another: a spawned one is killed and
+        // reaped; an attached one keeps running, and closing both our control connections
+        // makes it remove the onion services they added. One connection can close while the
+        // other stays open (gone is either), and a service still held by the open one would
+        // make adding it again fail ("550 Onion address collision").
+        tor.shutdown().await;
         let mut delay = Duration::ZERO;
         let mut attempt = 0;
         loop {
