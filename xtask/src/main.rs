@@ -12,6 +12,7 @@ mod docs;
 mod e2e;
 mod faults;
 mod leaks;
+mod package;
 mod packages;
 mod ping_proc;
 mod tornet;
@@ -34,6 +35,8 @@ commands:
                   namespace under strace: only the private network's ports and our own unix
                   sockets, no IP advertised, no secret key in trace logs; programs that leak
                   on purpose must be caught first. Needs root: without it, it fails
+  package         every library crate is ready for crates.io: `cargo package` (verified,
+                  no warnings), README and license files in each, `cargo doc` of each alone
   tornet          run a private Tor network in the foreground until Ctrl-C
   help    this text
 ";
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Some("e2e") => packages::ensure_tor().and_then(|()| e2e::e2e(&args[1..])),
         Some("faults") => packages::ensure_tor().and_then(|()| faults::faults(&args[1..])),
         Some("bench") => packages::ensure_tor().and_then(|()| bench(&args[1..])),
+        Some("package") => package::package(&args[1..]),
         Some("tornet") => packages::ensure_tor().and_then(|()| tornet::tornet()),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");

@@ -7,6 +7,7 @@ mod error;
 mod events;
 mod fs;
 mod key;
+#[cfg(feature = "keygen")]
 pub mod keygen;
 mod listener;
 mod onion_service;

@@ -1,0 +1,122 @@
+//! `cargo xtask package`: every library crate is ready to publish.
+//!
+//! - `cargo package` of all of them together (so each is verified against the others as
+//!   packaged, not against the workspace), failing on any warning cargo gives (e.g. a missing
+//!   description, license, documentation or repository field);
+//! - every packaged crate holds its README and both license files;
+//! - `cargo doc` of each crate alone, warnings as errors.
+
+use std::process::Command;
+
+/// The crates published to crates.io, bottom-up. Binaries (torp2p-ping, torp2p-bench) and
+/// tooling (torp2p-swarm-test, xtask) stay unpublished.
+pub(crate) const PUBLISHED: &[&str] = &[
+    "torp2p-addr",
+    "torp2p-socks",
+    "torp2p-daemon",
+    "torp2p-testnet",
+    "torp2p-transport",
+];
+
+/// Files every published crate must ship.
+const REQUIRED_FILES: &[&str] = &["README.md", "LICENSE-MIT", "LICENSE-APACHE", "Cargo.toml"];
+
+pub(crate) fn package(args: &[String]) -> Result<(), String> {
+    if let Some(arg) = args.first() {
+        return Err(format!(
+            "package: unexpected argument `{arg}`; usage: cargo xtask package"
+        ));
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut package_args = vec!["package", "--locked"];
+    for p in PUBLISHED {
+        package_args.extend(["--package", p]);
+    }
+    eprintln!("xtask: running `cargo {}`", package_args.join(" "));
+    let out = Command::new(&cargo)
+        .args(&package_args)
+        .current_dir(crate::root())
+        .output()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprint!("{stderr}");
+    if !out.status.success() {
+        return Err(format!("`cargo package` failed ({})", out.status));
+    }
+    let warnings = cargo_warnings(&stderr);
+    if !warnings.is_empty() {
+        return Err(format!(
+            "`cargo package` warned, which crates.io would show to every user:\n{}",
+            warnings.join("\n")
+        ));
+    }
+
+    for p in PUBLISHED {
+        let list = Command::new(&cargo)
+            .args(["package", "--list", "--allow-dirty", "--package", p])
+            .current_dir(crate::root())
+            .output()
+            .map_err(|e| format!("could not run cargo: {e}"))?;
+        let files = String::from_utf8_lossy(&list.stdout);
+        let missing = missing_files(&files);
+        if !missing.is_empty() {
+            return Err(format!("{p}: the package lacks {}", missing.join(", ")));
+        }
+    }
+
+    for p in PUBLISHED {
+        eprintln!("xtask: running `cargo doc --no-deps --package {p}` (warnings are errors)");
+        let status = Command::new(&cargo)
+            .args(["doc", "--no-deps", "--package", p])
+            .env("RUSTDOCFLAGS", "-D warnings")
+            .current_dir(crate::root())
+            .status()
+            .map_err(|e| format!("could not run cargo: {e}"))?;
+        if !status.success() {
+            return Err(format!("`cargo doc` of {p} alone failed ({status})"));
+        }
+    }
+    eprintln!("xtask package: {} crates ready to publish", PUBLISHED.len());
+    Ok(())
+}
+
+/// cargo's `warning:` lines.
+fn cargo_warnings(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter(|l| l.trim_start().starts_with("warning:"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The required files absent from a `cargo package --list` output.
+fn missing_files(list: &str) -> Vec<&'static str> {
+    REQUIRED_FILES
+        .iter()
+        .filter(|f| !list.lines().any(|l| l.trim() == **f))
+        .copied()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_are_found() {
+        let out = "   Packaging torp2p-addr v0.1.0\nwarning: manifest has no documentation, homepage or repository.\n    Verifying torp2p-addr\n";
+        assert_eq!(
+            cargo_warnings(out),
+            vec!["warning: manifest has no documentation, homepage or repository.".to_string()]
+        );
+        assert!(cargo_warnings("   Packaged 19 files").is_empty());
+    }
+
+    #[test]
+    fn missing_files_are_named() {
+        let list = "Cargo.toml\nCargo.toml.orig\nLICENSE-MIT\nREADME.md\nsrc/lib.rs\n";
+        assert_eq!(missing_files(list), vec!["LICENSE-APACHE"]);
+        let full = "Cargo.toml\nLICENSE-APACHE\nLICENSE-MIT\nREADME.md\n";
+        assert!(missing_files(full).is_empty());
+    }
+}
