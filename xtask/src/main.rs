@@ -22,7 +22,8 @@ cargo xtask <command>
 
 commands:
   demo            two peers ping each other over a private Tor network
-  test            everything CI runs: fmt check, clippy (warnings are errors), all tests, e2e, leaks
+  test            everything CI runs: fmt check, clippy (warnings are errors), all tests, package,
+                  e2e, leaks
   e2e [--runs N]  the end-to-end scenario on a private Tor network, with timings
   faults [--runs N] [--only TEST]
                   the recovery tests (tor killed, hung, offline, its control connection cut,
@@ -180,6 +181,8 @@ fn test() -> Result<(), String> {
         &cargo,
         &["test", "--workspace", "--all-features", "--locked"],
     )?;
+    eprintln!("xtask: checking that the library crates can be published");
+    package::package(&[])?;
     eprintln!("xtask: running the end-to-end scenario on a private Tor network");
     e2e::e2e(&[])?;
     eprintln!("xtask: running the leak test");
