@@ -6,22 +6,16 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use libp2p_core::Multiaddr;
 use libp2p_core::muxing::StreamMuxerBox;
-use libp2p_core::transport::{Boxed, Transport as _};
+use libp2p_core::transport::Boxed;
 use libp2p_core::upgrade::Version;
 use libp2p_identity::{Keypair, PeerId};
 use libp2p_swarm::{Swarm, SwarmEvent};
-use sha2::{Digest, Sha256};
 use torp2p_addr::{DialAddr, DialTarget, OnionAddress};
 use torp2p_daemon::{AttachConfig, AuthMethod, ClientAuthKey, ClientAuthPublicKey, OnionKey, Tor};
 use torp2p_transport as tor;
 
 use crate::cli::{Cli, Command};
 use crate::progress;
-
-/// How long an outgoing connection may take, upgrade (noise + yamux over Tor) included:
-/// libp2p's timeout wraps the dial too, so it is longer than the dial through tor (120 s by
-/// default), as in torp2p-transport's README.
-const UPGRADE_TIMEOUT: Duration = Duration::from_secs(150);
 
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
     // Check what the user gave before starting tor: a typo should not cost a bootstrap.
@@ -120,30 +114,15 @@ async fn start_tor(cli: &Cli) -> Result<Tor, String> {
     Ok(tor)
 }
 
-/// The libp2p identity of a listener: derived from its onion service key, so that the same key
-/// file gives the same `/onion3/.../p2p/...` address.
-fn identity_for(key: &OnionKey) -> Result<Keypair, String> {
-    let mut h = Sha256::new();
-    h.update(b"torp2p-ping libp2p identity v1");
-    h.update(key.expanded_secret());
-    let mut seed: [u8; 32] = h.finalize().into();
-    Keypair::ed25519_from_bytes(&mut seed).map_err(|e| format!("cannot derive the identity: {e}"))
-}
-
 fn swarm(
     tor: Tor,
     keypair: &Keypair,
     config: tor::Config,
     interval: Duration,
 ) -> Result<Swarm<libp2p_ping::Behaviour>, String> {
-    let noise = libp2p_noise::Config::new(keypair).map_err(|e| format!("noise: {e}"))?;
     let transport: Boxed<(PeerId, StreamMuxerBox)> = tor::Transport::from_tor(tor, config)
-        .map_err(|e| e.to_string())?
-        .upgrade(Version::V1Lazy)
-        .authenticate(noise)
-        .multiplex(libp2p_yamux::Config::default())
-        .timeout(UPGRADE_TIMEOUT)
-        .boxed();
+        .and_then(|t| t.upgraded(keypair))
+        .map_err(|e| e.to_string())?;
     let behaviour = libp2p_ping::Behaviour::new(libp2p_ping::Config::new().with_interval(interval));
     Ok(Swarm::new(
         transport,
@@ -206,7 +185,8 @@ async fn listen(
     listen_addr: Multiaddr,
     exit_after: Option<u32>,
 ) -> Result<ExitCode, String> {
-    let keypair = identity_for(key)?;
+    // One key file: the identity is derived from the onion service key.
+    let keypair = tor::identity_from_key(key);
     let mut swarm = swarm(tor, &keypair, config, Duration::from_secs(1))?;
     swarm
         .listen_on(listen_addr)

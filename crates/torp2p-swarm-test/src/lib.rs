@@ -6,11 +6,10 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::StreamExt;
+use libp2p_core::ConnectedPoint;
 use libp2p_core::multiaddr::{Multiaddr, Protocol};
 use libp2p_core::muxing::StreamMuxerBox;
 use libp2p_core::transport::Boxed;
-use libp2p_core::upgrade::Version;
-use libp2p_core::{ConnectedPoint, Transport as _};
 use libp2p_identity::{Keypair, PeerId};
 use libp2p_swarm::{ConnectionId, DialError, Swarm, SwarmEvent};
 use torp2p_transport as tor;
@@ -147,15 +146,11 @@ fn peer_on(
     }
 }
 
-/// The transport upgraded as a swarm needs it: lazy multistream-select, noise, yamux, and a
-/// timeout longer than [`DIAL_TIMEOUT`].
+/// The transport upgraded as a swarm needs it ([`tor::Transport::upgraded`]).
 pub fn upgraded(transport: tor::Transport, keypair: &Keypair) -> Boxed<(PeerId, StreamMuxerBox)> {
     transport
-        .upgrade(Version::V1Lazy)
-        .authenticate(libp2p_noise::Config::new(keypair).unwrap())
-        .multiplex(libp2p_yamux::Config::default())
-        .timeout(Duration::from_secs(90))
-        .boxed()
+        .upgraded(keypair)
+        .expect("noise works with an ed25519 identity")
 }
 
 /// Whether `addr` names an IP address or a DNS name: anything that could locate a host.

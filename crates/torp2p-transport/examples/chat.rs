@@ -20,7 +20,7 @@ use futures::StreamExt;
 use libp2p::core::upgrade::Version;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{Swarm, SwarmEvent};
-use libp2p::{Multiaddr, StreamProtocol, Transport as _, noise, yamux};
+use libp2p::{Multiaddr, StreamProtocol};
 use torp2p_transport as tor;
 
 /// A chat message and its answer are plain strings, CBOR-encoded.
@@ -48,14 +48,8 @@ async fn swarm(key: Option<tor::OnionKey>) -> Result<Swarm<Behaviour>, Box<dyn s
     let transport = tor::Transport::new(config).await?;
     Ok(libp2p::SwarmBuilder::with_new_identity()
         .with_tokio()
-        .with_other_transport(|id| {
-            Ok(transport
-                .upgrade(Version::V1Lazy)
-                .authenticate(noise::Config::new(id)?)
-                .multiplex(yamux::Config::default())
-                // Longer than a dial through tor (120 s by default), which it includes.
-                .timeout(Duration::from_secs(150)))
-        })?
+        // Lazy multistream-select, noise, yamux, a timeout above the dial's.
+        .with_other_transport(|id| Ok(transport.upgraded(id)?))?
         .with_behaviour(|_| {
             Behaviour::new(
                 [(PROTOCOL, ProtocolSupport::Full)],

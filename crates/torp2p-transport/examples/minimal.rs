@@ -11,14 +11,11 @@
 //!
 //! This file stands alone: copy it into your project's `src/main.rs` with the dependencies
 //! `torp2p-transport`, `futures`, `tokio` (features `macros`, `rt-multi-thread`) and `libp2p`
-//! (features `tokio`, `noise`, `yamux`, `ping`).
-
-use std::time::Duration;
+//! (features `tokio`, `ping`).
 
 use futures::StreamExt;
-use libp2p::core::upgrade::Version;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, Transport as _, noise, ping, yamux};
+use libp2p::{Multiaddr, ping};
 use torp2p_transport as tor;
 
 #[tokio::main]
@@ -29,16 +26,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_tor(tor_config()?)
         .with_key(key.clone());
     let transport = tor::Transport::new(config).await?; // starts tor, waits for bootstrap
-    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+    // One key: the libp2p identity is derived from the onion service key.
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(tor::identity_from_key(&key))
         .with_tokio()
-        .with_other_transport(|id| {
-            Ok(transport
-                .upgrade(Version::V1Lazy)
-                .authenticate(noise::Config::new(id)?)
-                .multiplex(yamux::Config::default())
-                // Longer than a dial through tor (120 s by default), which it includes.
-                .timeout(Duration::from_secs(150)))
-        })?
+        // Lazy multistream-select, noise, yamux, a timeout above the dial's.
+        .with_other_transport(|id| Ok(transport.upgraded(id)?))?
         .with_behaviour(|_| ping::Behaviour::default())?
         .build();
     // ANCHOR_END: transport

@@ -137,6 +137,11 @@ pub enum Error {
     )]
     TorSourceConflict,
 
+    /// Noise could not be set up with the identity given to
+    /// [`Transport::upgraded`](crate::Transport::upgraded).
+    #[error("cannot set up noise with this identity (it cannot sign its handshake key)")]
+    Noise(#[source] libp2p_noise::Error),
+
     /// The transport was used outside a tokio runtime (listeners run a task on it).
     #[error("the tor transport must be used from inside a tokio runtime")]
     NoRuntime,

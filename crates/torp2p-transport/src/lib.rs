@@ -6,14 +6,18 @@ compile_error!("torp2p-transport listens on unix sockets, so it builds on unix p
 mod backend;
 mod config;
 mod error;
+mod identity;
 mod listener;
 mod stream;
 mod transport;
+mod upgrade;
 
 pub use config::{Clearnet, Config, ReachabilityWatch, RestartPolicy, TorSource};
 pub use error::{Error, Restarting, Unreachability};
+pub use identity::identity_from_key;
 pub use stream::Stream;
 pub use transport::{Transport, listen_addr};
+pub use upgrade::HANDSHAKE_TIME;
 
 /// The crates this one is built on, re-exported so that users name the same types: the tor
 /// daemon ([`daemon::Config`], [`daemon::AttachConfig`], ...), the SOCKS dial path

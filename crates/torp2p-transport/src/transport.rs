@@ -39,6 +39,11 @@ pub struct Transport {
 }
 
 impl Transport {
+    /// The timeout of one dial through tor (the dial config's).
+    pub(crate) fn dial_timeout(&self) -> std::time::Duration {
+        self.config.dial.timeout()
+    }
+
     /// Gets tor as the config says (spawns one by default, or attaches to a running one, see
     /// [`Config::with_tor`]), waits for it to bootstrap (at most
     /// [`Config::with_bootstrap_timeout`], 120 s by default), and returns the transport.
