@@ -64,6 +64,12 @@ pub(crate) struct Cli {
     )]
     pub(crate) bootstrap_timeout: Duration,
 
+    /// Print one JSON object per line on stdout, for scripts (each has an "event" field:
+    /// listening, connection, connected, ping, ping_failed, summary, error). Progress and
+    /// notes for people stay on stderr.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -146,6 +152,17 @@ pub(crate) enum Command {
         /// Where to write: NAME.auth and NAME.auth_private.
         name: PathBuf,
     },
+}
+
+impl Cli {
+    /// How stdout is written.
+    pub(crate) fn output(&self) -> crate::output::Output {
+        if self.json {
+            crate::output::Output::Json
+        } else {
+            crate::output::Output::Text
+        }
+    }
 }
 
 /// `text` as a number of seconds from `min` to `max` for `flag`.

@@ -27,6 +27,7 @@ macro_rules! note {
 }
 
 mod cli;
+mod output;
 mod progress;
 mod run;
 
@@ -37,6 +38,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_tracing(cli.verbose);
+    let output = cli.output();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
     match rt.block_on(run::run(cli)) {
         Ok(code) => code,
         Err(e) => {
+            output.error(&e);
             note!("torp2p-ping: {e}");
             ExitCode::FAILURE
         }

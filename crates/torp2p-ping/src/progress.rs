@@ -19,8 +19,9 @@ pub(crate) async fn bootstrap(tor: &Tor, timeout: Duration) -> Result<(), torp2p
                 break;
             }
         }
+        // The bar stays, at 100 %: a person sees that tor got there.
         if let Some(b) = bar {
-            b.finish_and_clear();
+            b.finish();
         }
     };
     let (result, ()) = tokio::join!(tor.wait_bootstrapped(timeout), async {

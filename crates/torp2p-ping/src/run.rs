@@ -15,6 +15,7 @@ use torp2p_daemon::{AttachConfig, AuthMethod, ClientAuthKey, ClientAuthPublicKey
 use torp2p_transport as tor;
 
 use crate::cli::{Cli, Command};
+use crate::output::Output;
 use crate::progress;
 
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
@@ -37,7 +38,8 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
                 config = config.with_authorized_client(authorized_client_key(client)?);
             }
             let tor = start_tor(&cli).await?;
-            let result = listen(tor.clone(), &key, config, listen_addr, *exit_after).await;
+            let out = cli.output();
+            let result = listen(tor.clone(), &key, config, listen_addr, *exit_after, out).await;
             tor.shutdown().await;
             result
         }
@@ -69,6 +71,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
             let tor = start_tor(&cli).await?;
             let result = dial(
                 tor.clone(),
+                cli.output(),
                 config,
                 &text,
                 multiaddr.clone(),
@@ -184,6 +187,7 @@ async fn listen(
     config: tor::Config,
     listen_addr: Multiaddr,
     exit_after: Option<u32>,
+    out: Output,
 ) -> Result<ExitCode, String> {
     // One key file: the identity is derived from the onion service key.
     let keypair = tor::identity_from_key(key);
@@ -208,21 +212,19 @@ async fn listen(
                     s.finish_and_clear();
                 }
                 // stdout carries the address alone, for scripts; people read stderr.
-                say!("{address}/p2p/{peer}");
+                out.listening(&format!("{address}/p2p/{peer}"));
                 note!("listening; dial with: torp2p-ping dial {address}/p2p/{peer}");
             }
-            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
-                note!("connection from {peer_id}");
-            }
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => out.connection(&peer_id),
             SwarmEvent::Behaviour(libp2p_ping::Event { peer, result, .. }) => match result {
                 Ok(rtt) => {
                     answered += 1;
-                    note!("ping {peer}: rtt={:.1} ms", rtt.as_secs_f64() * 1000.0);
+                    out.answered(&peer, rtt);
                     if exit_after.is_some_and(|n| answered >= n) {
                         return Ok(ExitCode::SUCCESS);
                     }
                 }
-                Err(e) => note!("ping {peer}: failed: {e}"),
+                Err(e) => out.ping_failed(Some(&peer), &e.to_string()),
             },
             SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
                 note!(
@@ -244,8 +246,10 @@ async fn listen(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn dial(
     tor: Tor,
+    out: Output,
     config: tor::Config,
     text: &str,
     addr: Multiaddr,
@@ -275,10 +279,7 @@ async fn dial(
                 if let Some(s) = &spinner {
                     s.finish_and_clear();
                 }
-                say!(
-                    "connected to {peer_id} in {:.1}s",
-                    started.elapsed().as_secs_f64()
-                );
+                out.connected(&peer_id, started.elapsed().as_secs_f64());
             }
             SwarmEvent::OutgoingConnectionError { error, .. } => {
                 if let Some(s) = &spinner {
@@ -289,18 +290,14 @@ async fn dial(
             SwarmEvent::Behaviour(libp2p_ping::Event { result, .. }) => match result {
                 Ok(rtt) => {
                     rtts.push(rtt);
-                    say!(
-                        "ping {}: rtt={:.1} ms",
-                        rtts.len(),
-                        rtt.as_secs_f64() * 1000.0
-                    );
+                    out.ping(rtts.len(), rtt);
                     if rtts.len() as u32 >= count {
                         break Ok(());
                     }
                 }
                 Err(e) => {
                     failures += 1;
-                    say!("ping failed: {e}");
+                    out.ping_failed(None, &e.to_string());
                     if failures >= count {
                         break Err("every ping failed".into());
                     }
@@ -315,25 +312,10 @@ async fn dial(
             _ => {}
         }
     };
-    summary(text, count, &rtts);
+    out.summary(text, count, &rtts);
     match outcome {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => Err(e),
-    }
-}
-
-fn summary(addr: &str, count: u32, rtts: &[Duration]) {
-    say!("--- {addr} ping statistics ---");
-    say!("{count} pings wanted, {} answered", rtts.len());
-    if !rtts.is_empty() {
-        let mut ms: Vec<f64> = rtts.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-        ms.sort_by(f64::total_cmp);
-        say!(
-            "rtt min/median/max = {:.1}/{:.1}/{:.1} ms",
-            ms[0],
-            ms[ms.len() / 2],
-            ms[ms.len() - 1]
-        );
     }
 }
 

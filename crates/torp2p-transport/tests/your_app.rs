@@ -20,7 +20,9 @@ async fn app_swarm(
     tor_source: tor::TorSource,
     key: &tor::OnionKey,
 ) -> Result<Swarm<ping::Behaviour>, Box<dyn std::error::Error>> {
-    let config = tor::Config::new().with_tor(tor_source).with_key(key.clone());
+    let config = tor::Config::new()
+        .with_tor(tor_source)
+        .with_key(key.clone());
     let transport = tor::Transport::new(config).await?;
     Ok(
         libp2p::SwarmBuilder::with_existing_identity(tor::identity_from_key(key))
@@ -55,7 +57,10 @@ async fn two_instances_of_the_app_ping_each_other() -> Result<(), Box<dyn std::e
             // B dials A and both swarms run until B has pinged A (a hang guard, not a
             // measurement: on this network it takes a few seconds).
             let a_id = *a.local_peer_id();
-            b.dial(addr.with_p2p(a_id).map_err(|_| "A's address has a /p2p part")?)?;
+            b.dial(
+                addr.with_p2p(a_id)
+                    .map_err(|_| "A's address has a /p2p part")?,
+            )?;
             let rtt = tokio::time::timeout(Duration::from_secs(120), async {
                 loop {
                     tokio::select! {
