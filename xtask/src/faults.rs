@@ -92,11 +92,10 @@ pub(crate) fn faults(args: &[String]) -> Result<(), String> {
             + &String::from_utf8_lossy(&out.stdout);
         if !out.status.success() {
             failed += 1;
-            let tail: Vec<&str> = text.lines().rev().take(30).collect();
             eprintln!(
-                "xtask faults: run {run} failed ({}); its last lines:\n{}",
+                "xtask faults: run {run} failed ({}); why:\n{}",
                 out.status,
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                why_failed(&text)
             );
         }
         for (scenario, figures) in text.lines().filter_map(parse) {
@@ -131,6 +130,25 @@ pub(crate) fn faults(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// The lines that say why a test failed: each panic message (with the two lines after it),
+/// and where the network's files were kept.
+fn why_failed(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut why = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.contains("panicked at") {
+            why.extend(lines[i..].iter().take(3).copied());
+        } else if line.contains("network files kept in") || line.starts_with("test result:") {
+            why.push(line);
+        }
+    }
+    if why.is_empty() {
+        // No panic: the last lines (a build error, a crash).
+        why.extend(lines.iter().rev().take(30).rev().copied());
+    }
+    why.join("\n")
+}
+
 fn show(figures: &Figures) -> String {
     figures
         .iter()
@@ -162,6 +180,17 @@ mod tests {
         assert_eq!(parse("test result: ok"), None);
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn a_failure_says_why() {
+        let text = "RECOVERY | x | a: 1.0 s\nthread 't' panicked at tests/recovery.rs:9:5:\nB did not reconnect\nstack backtrace:\n  0: x\ntorp2p-testnet: network files kept in /tmp/n\ntest result: FAILED. 0 passed";
+        let why = why_failed(text);
+        assert!(why.contains("panicked at tests/recovery.rs:9:5:\nB did not reconnect"));
+        assert!(why.contains("kept in /tmp/n"));
+        assert!(why.contains("test result: FAILED"));
+        assert!(!why.contains("RECOVERY"));
+        assert_eq!(why_failed("error[E0425]: oops"), "error[E0425]: oops");
     }
 
     #[test]
