@@ -371,7 +371,7 @@ fn make_dir(path: &Path, mode: u32, owner: Option<(u32, u32)>) -> Result<(), Err
     }
     if let Some((uid, gid)) = owner {
         std::os::unix::fs::chown(path, Some(uid), Some(gid))
-            .map_err(|e| io("cannot give the service's user", e))?;
+            .map_err(|e| io("cannot hand over to the service's user", e))?;
     }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .map_err(|e| io("cannot set the mode of", e))

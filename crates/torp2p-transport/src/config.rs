@@ -29,6 +29,21 @@ pub enum TorSource {
     /// socket in a private directory of this user: its listeners forward visitors to a TCP
     /// port on 127.0.0.1 instead ([`ListenTarget::Auto`]). See the crate's Warnings.
     ///
+    /// Debian's tor service, for a user in the `debian-tor` group (which may use its control
+    /// socket and read its cookie):
+    ///
+    /// ```no_run
+    /// use torp2p_transport::{self as tor, daemon::{AttachConfig, AuthMethod, LocalAddr}};
+    ///
+    /// # async fn run(key: tor::OnionKey) -> Result<(), tor::Error> {
+    /// let attach = AttachConfig::new(LocalAddr::Unix("/run/tor/control".into()))
+    ///     .with_auth(AuthMethod::SafeCookie);
+    /// let transport = tor::Transport::new(tor::Config::new().with_tor(attach).with_key(key)).await?;
+    /// # drop(transport);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
     /// [`Tor::attach`]: torp2p_daemon::Tor::attach
     Attach(AttachConfig),
 }
