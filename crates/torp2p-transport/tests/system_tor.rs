@@ -87,7 +87,11 @@ fn init_logging() -> Captured {
 async fn swarms_ping_through_the_system_tor_running_as_another_user() {
     let captured = init_logging();
     let started = Instant::now();
-    let lap = |what: &str| eprintln!("{:>6.1} s  {what}", started.elapsed().as_secs_f64());
+    // Timings, in the test's log (`RUST_LOG=system_tor=info`).
+    let lap = |what: &str| {
+        let secs = started.elapsed().as_secs_f64();
+        tracing::info!(target: "system_tor", "{secs:>6.1} s  {what}");
+    };
 
     torp2p_testnet::TestNet::builder()
         .run(async |net| {
@@ -177,7 +181,10 @@ async fn swarms_ping_through_the_system_tor_running_as_another_user() {
             let err = dial
                 .map(drop)
                 .expect_err("tor cannot reach a unix socket in root's private directory");
-            lap(&format!("dial to the unix-socket service failed: {err}"));
+            lap(&format!(
+                "dial to the unix-socket service failed: SOCKS reply {:?}",
+                err.reply_code()
+            ));
             assert!(
                 !matches!(err, tor::DialError::Timeout { .. }),
                 "tor answers at once: {err}"
