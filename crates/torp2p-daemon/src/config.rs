@@ -21,6 +21,18 @@ pub enum Listeners {
     /// TCP ports on 127.0.0.1 chosen by tor (`auto`): any local user can connect to the SOCKS
     /// port (the control port still needs the cookie).
     Tcp,
+    /// None of torp2p's: it writes no `ControlPort` or `SocksPort` line, and the torrc lines you
+    /// add ([`Config::with_torrc_line`]) or the defaults file ([`Config::with_defaults_torrc`])
+    /// name them, as a distribution's service configuration does (Debian:
+    /// `ControlSocket /run/tor/control`, `SocksPort unix:/run/tor/socks`, `SocksPort 9050`).
+    /// Override every path of such a file that you do not mean to use.
+    ///
+    /// torp2p connects to the control port that tor writes to its `ControlPortWriteToFile`
+    /// file, or to the one named with [`Config::with_control_addr`]. Name it for a tor that
+    /// switches user (`User`): tor opens its unix sockets only after the switch, and after it
+    /// wrote that file, which then stays empty. [`Config::with_socks`] then only says whether
+    /// torp2p asks tor for its SOCKS port.
+    Torrc,
 }
 
 /// Configuration of a tor that torp2p starts and owns ([`crate::Tor::spawn`]).
@@ -28,6 +40,8 @@ pub enum Listeners {
 pub struct Config {
     pub(crate) tor_bin: Option<PathBuf>,
     pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) defaults_torrc: Option<PathBuf>,
+    pub(crate) control_addr: Option<LocalAddr>,
     pub(crate) extra_torrc: Vec<String>,
     pub(crate) listeners: Listeners,
     pub(crate) socks: bool,
@@ -40,9 +54,11 @@ impl Config {
     /// The defaults:
     /// - tor binary: `$TOR_BIN`, else `tor` on `PATH` (or `/usr/sbin/tor`);
     /// - data directory: a fresh temporary directory, deleted when the [`crate::Tor`] is dropped;
+    /// - defaults file (`--defaults-torrc`): an empty one, so that no system file is read;
     /// - no extra torrc lines;
     /// - listeners: unix sockets in the data directory ([`Listeners::Unix`]) where the path
-    ///   fits a socket address, TCP on 127.0.0.1 otherwise;
+    ///   fits a socket address, TCP on 127.0.0.1 otherwise; the control address from tor's
+    ///   `ControlPortWriteToFile` file;
     /// - a SOCKS port, with `ExtendedErrors` (so dial errors say why);
     /// - startup timeout (until the control port answers): 30 s;
     /// - timeout of one control-port command: 30 s;
@@ -51,6 +67,8 @@ impl Config {
         Self {
             tor_bin: None,
             data_dir: None,
+            defaults_torrc: None,
+            control_addr: None,
             extra_torrc: Vec::new(),
             listeners: if cfg!(unix) {
                 Listeners::Unix
@@ -74,6 +92,26 @@ impl Config {
     /// cache there, which makes later starts fast. It is not deleted on drop.
     pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Starts tor with this defaults file (`--defaults-torrc`) instead of an empty one: the way
+    /// to run tor with a distribution's service configuration (Debian:
+    /// `/usr/share/tor/tor-service-defaults-torrc`, which switches to the user `debian-tor`
+    /// and names system paths). Options of the torrc (torp2p's lines and yours) replace the
+    /// file's: override each path of it that you do not mean tor to use (`DataDirectory` is
+    /// always torp2p's), and see [`Listeners::Torrc`] for its listeners.
+    pub fn with_defaults_torrc(mut self, path: impl Into<PathBuf>) -> Self {
+        self.defaults_torrc = Some(path.into());
+        self
+    }
+
+    /// Connects to tor's control port at `addr` once it accepts connections, rather than
+    /// reading the address from tor's `ControlPortWriteToFile` file: for a control port named
+    /// by the torrc lines ([`Listeners::Torrc`]) that tor opens after it writes that file (a
+    /// unix socket of a tor that switches user). With the other [`Listeners`] it is ignored.
+    pub fn with_control_addr(mut self, addr: LocalAddr) -> Self {
+        self.control_addr = Some(addr);
         self
     }
 

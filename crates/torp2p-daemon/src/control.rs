@@ -29,16 +29,27 @@ pub(crate) struct ControlConn {
     /// Replies tor still owes for commands that timed out; read and dropped before the next
     /// command, so that replies and commands stay paired.
     owed: usize,
+    /// The PID of the process behind a unix control socket, as the kernel tells it
+    /// (`SO_PEERCRED`, in our PID namespace: 0 if that process is not visible in it).
+    peer_pid: Option<u32>,
 }
 
 impl ControlConn {
     /// Connects to tor's control port.
     pub(crate) async fn connect(addr: &LocalAddr, timeout: Duration) -> Result<Self> {
         let connect = async {
-            let io: Box<dyn Io> = match addr {
-                LocalAddr::Tcp(a) => Box::new(tokio::net::TcpStream::connect(a).await?),
+            let io: (Box<dyn Io>, Option<u32>) = match addr {
+                LocalAddr::Tcp(a) => (Box::new(tokio::net::TcpStream::connect(a).await?), None),
                 #[cfg(unix)]
-                LocalAddr::Unix(p) => Box::new(tokio::net::UnixStream::connect(p).await?),
+                LocalAddr::Unix(p) => {
+                    let stream = tokio::net::UnixStream::connect(p).await?;
+                    let pid = stream
+                        .peer_cred()
+                        .ok()
+                        .and_then(|c| c.pid())
+                        .and_then(|pid| u32::try_from(pid).ok());
+                    (Box::new(stream), pid)
+                }
                 #[cfg(not(unix))]
                 LocalAddr::Unix(_) => {
                     return Err(std::io::Error::new(
@@ -49,7 +60,7 @@ impl ControlConn {
             };
             Ok::<_, std::io::Error>(io)
         };
-        let io = tokio::time::timeout(timeout, connect)
+        let (io, peer_pid) = tokio::time::timeout(timeout, connect)
             .await
             .map_err(|_| Error::ControlConnect {
                 addr: addr.clone(),
@@ -64,6 +75,7 @@ impl ControlConn {
             addr: addr.clone(),
             timeout,
             owed: 0,
+            peer_pid,
         })
     }
 
@@ -75,7 +87,14 @@ impl ControlConn {
             addr,
             timeout,
             owed: 0,
+            peer_pid: None,
         }
+    }
+
+    /// The PID of the process behind a unix control socket (`SO_PEERCRED`: 0 if it is not
+    /// visible in our PID namespace); `None` over TCP or if the kernel did not say.
+    pub(crate) fn peer_pid(&self) -> Option<u32> {
+        self.peer_pid
     }
 
     /// The address this connection goes to.

@@ -216,7 +216,19 @@ pub enum Error {
         key: String,
     },
 
-    /// Local I/O (data directory, torrc, a listener's socket) failed.
+    /// A listener's TCP port on 127.0.0.1 could not be bound, or accepting on it failed.
+    #[error("{what} {addr}")]
+    ListenerTcp {
+        /// What we were doing.
+        what: &'static str,
+        /// The port (`127.0.0.1:0` when binding).
+        addr: std::net::SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Local I/O (data directory, torrc, a listener's unix socket) failed.
     #[error("{what} {}", path.display())]
     Io {
         /// What we were doing.

@@ -14,6 +14,7 @@ mod onion_service;
 mod process;
 #[cfg(test)]
 mod properties;
+mod reach;
 mod shared;
 mod tor;
 mod wait;
@@ -23,8 +24,10 @@ pub use config::{AttachConfig, AuthMethod, Config, Listeners, MAX_TORRC_FILE_BYT
 pub use error::{Error, KeyProblem, Result, TorrcProblem};
 pub use events::{BootstrapStatus, UploadState};
 pub use key::OnionKey;
-pub use listener::OnionListener;
-pub use onion_service::{OnionService, OnionServiceOptions, PortMapping, PowDefenses, Publication};
+pub use listener::{IncomingStream, OnionListener};
+pub use onion_service::{
+    ListenTarget, OnionService, OnionServiceOptions, PortMapping, PowDefenses, Publication,
+};
 pub use tor::Tor;
 
 /// Re-exported so that users name the same address type as this crate.

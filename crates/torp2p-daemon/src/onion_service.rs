@@ -34,13 +34,43 @@ pub struct PowDefenses {
     pub queue_burst: u32,
 }
 
+/// Where [`Tor::listen`](crate::Tor::listen) has tor forward an onion service's visitors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ListenTarget {
+    /// A unix socket when tor can reach one in a private directory of this user, else a
+    /// loopback TCP port. The default.
+    ///
+    /// tor can if it runs as this user (or as root) and sees this file system: a tor that
+    /// torp2p spawned, or one of this user's. The system's tor of a distribution runs as a user
+    /// of its own (Debian: `debian-tor`) and gets a TCP port. Decided once per [`Tor`] handle,
+    /// from the kernel's word where it has one (the PID behind a unix control socket, then
+    /// `/proc/<pid>/status` and `/proc/<pid>/ns/mnt`); whatever cannot be checked (no `/proc`,
+    /// a tor in another PID namespace) counts as "cannot reach". The choice and its reason are
+    /// logged at info level.
+    ///
+    /// [`Tor`]: crate::Tor
+    #[default]
+    Auto,
+    /// Always a unix socket in a fresh private directory (mode 0700): only this user, and
+    /// root, can connect to it. A tor that cannot reach it accepts the service, and every
+    /// visitor's connection then fails.
+    UnixSocket,
+    /// Always a TCP port on 127.0.0.1 chosen by the system (`bind(127.0.0.1:0)`, never another
+    /// address). Any local process can connect to it directly, not through tor: such a
+    /// connection is one more incoming connection, which the application's own handshake
+    /// (libp2p's noise) authenticates as it does every peer.
+    LoopbackTcp,
+}
+
 /// Options of an onion service. Defaults: no stream limit, no client authorization, no
-/// proof-of-work defenses.
+/// proof-of-work defenses, the listener's target chosen automatically ([`ListenTarget::Auto`]).
 #[derive(Debug, Clone, Default)]
 pub struct OnionServiceOptions {
     max_streams: Option<u16>,
     client_auth_v3: Vec<ClientAuthPublicKey>,
     pow: Option<PowDefenses>,
+    listen_target: ListenTarget,
 }
 
 impl OnionServiceOptions {
@@ -67,6 +97,19 @@ impl OnionServiceOptions {
     pub fn with_pow_defenses(mut self, pow: PowDefenses) -> Self {
         self.pow = Some(pow);
         self
+    }
+
+    /// Where [`Tor::listen`](crate::Tor::listen) has tor forward visitors (see
+    /// [`ListenTarget`]); [`Tor::add_onion_service`](crate::Tor::add_onion_service) forwards to
+    /// the ports it is given and ignores this.
+    pub fn with_listen_target(mut self, target: ListenTarget) -> Self {
+        self.listen_target = target;
+        self
+    }
+
+    /// The listener's target (see [`with_listen_target`](Self::with_listen_target)).
+    pub fn listen_target(&self) -> ListenTarget {
+        self.listen_target
     }
 }
 

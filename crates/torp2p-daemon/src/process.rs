@@ -100,9 +100,15 @@ impl TorProcess {
 
         let torrc = torrc_text(config, &dir)?;
         let torrc_path = dir.join("torrc");
-        let defaults_path = dir.join("torrc-defaults");
         write_private(&torrc_path, torrc.as_bytes())?;
-        write_private(&defaults_path, b"")?;
+        let defaults_path = match &config.defaults_torrc {
+            Some(path) => path.clone(),
+            None => {
+                let path = dir.join("torrc-defaults");
+                write_private(&path, b"")?;
+                path
+            }
+        };
 
         let mut child = Command::new(&binary)
             .arg("-f")
@@ -159,10 +165,52 @@ impl TorProcess {
             log,
             data_dir,
         };
-        let control = process
-            .wait_control_file(&control_file, config.startup_timeout)
-            .await?;
+        let control = match (&config.control_addr, config.listeners) {
+            (Some(addr), Listeners::Torrc) => {
+                process
+                    .wait_control_addr(addr, config.startup_timeout)
+                    .await?;
+                addr.clone()
+            }
+            _ => {
+                process
+                    .wait_control_file(&control_file, config.startup_timeout)
+                    .await?
+            }
+        };
         Ok(Started { process, control })
+    }
+
+    /// Polls until the control port at `addr` accepts a connection (the probe is closed at
+    /// once) while watching for tor's exit; `timeout` as for [`Self::wait_control_file`].
+    async fn wait_control_addr(&self, addr: &LocalAddr, timeout: Duration) -> Result<()> {
+        let mut exited = self.exited.clone();
+        let deadline = tokio::time::Instant::now().checked_add(timeout);
+        loop {
+            let accepted = match addr {
+                LocalAddr::Tcp(a) => tokio::net::TcpStream::connect(a).await.is_ok(),
+                #[cfg(unix)]
+                LocalAddr::Unix(p) => tokio::net::UnixStream::connect(p).await.is_ok(),
+                #[cfg(not(unix))]
+                LocalAddr::Unix(_) => false,
+            };
+            if accepted {
+                return Ok(());
+            }
+            if exited.borrow().is_some() {
+                return Err(self.exit_error());
+            }
+            if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                return Err(Error::ControlPortTimeout {
+                    timeout,
+                    last_log: self.log.text(),
+                });
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(STARTUP_POLL) => {}
+                _ = exited.changed() => {}
+            }
+        }
     }
 
     /// Polls for the `ControlPortWriteToFile` file (it can appear after tor starts) while
@@ -356,17 +404,20 @@ fn torrc_text(config: &Config, dir: &Path) -> Result<String> {
         ),
         format!("__OwningControllerProcess {}", std::process::id()),
     ];
-    match socket("control.sock") {
-        Some(s) => lines.push(format!("ControlPort {s}")),
-        None => lines.push("ControlPort 127.0.0.1:auto".into()),
-    }
-    if config.socks {
-        match socket("socks.sock") {
-            Some(s) => lines.push(format!("SocksPort {s} ExtendedErrors")),
-            None => lines.push("SocksPort 127.0.0.1:auto ExtendedErrors".into()),
+    // With `Listeners::Torrc` the torrc lines (or the defaults file) name them.
+    if config.listeners != Listeners::Torrc {
+        match socket("control.sock") {
+            Some(s) => lines.push(format!("ControlPort {s}")),
+            None => lines.push("ControlPort 127.0.0.1:auto".into()),
         }
-    } else {
-        lines.push("SocksPort 0".into());
+        if config.socks {
+            match socket("socks.sock") {
+                Some(s) => lines.push(format!("SocksPort {s} ExtendedErrors")),
+                None => lines.push("SocksPort 127.0.0.1:auto ExtendedErrors".into()),
+            }
+        } else {
+            lines.push("SocksPort 0".into());
+        }
     }
     for l in &config.extra_torrc {
         if l.contains(['\n', '\r', '\0']) {
@@ -419,5 +470,17 @@ mod tests {
             "{u}"
         );
         assert!(u.contains("SocksPort 0\n"));
+        let t = torrc_text(
+            &Config::new()
+                .with_listeners(Listeners::Torrc)
+                .with_torrc_line("ControlSocket /x/control"),
+            Path::new("/tmp/x"),
+        )
+        .unwrap();
+        assert!(
+            !t.contains("ControlPort ") && !t.contains("SocksPort "),
+            "{t}"
+        );
+        assert!(t.ends_with("ControlSocket /x/control\n"));
     }
 }

@@ -12,6 +12,7 @@ use crate::control::ControlConn;
 use crate::error::{Error, Result};
 use crate::events::{self, BootstrapStatus};
 use crate::process::{LogTail, TorProcess};
+use crate::reach::Reach;
 use crate::wait::until;
 
 /// One tor daemon, shared.
@@ -24,6 +25,8 @@ pub(crate) struct Shared {
     pub(crate) control: tokio::sync::Mutex<ControlConn>,
     pub(crate) control_addr: LocalAddr,
     pub(crate) socks_addr: Option<LocalAddr>,
+    /// Whether tor can reach our unix sockets (decided once, when the handle is made).
+    pub(crate) reach: Reach,
     pub(crate) bootstrap: watch::Receiver<BootstrapStatus>,
     pub(crate) uploads: events::Uploads,
     pub(crate) gone: watch::Receiver<events::Gone>,

@@ -17,6 +17,7 @@ use crate::key::OnionKey;
 use crate::listener::OnionListener;
 use crate::onion_service::{OnionService, OnionServiceOptions, PortMapping};
 use crate::process::{LogTail, TorProcess};
+use crate::reach;
 use crate::shared::Shared;
 use crate::wait::until;
 
@@ -125,7 +126,7 @@ impl Tor {
 
     #[allow(clippy::too_many_arguments)]
     async fn finish(
-        control: ControlConn,
+        mut control: ControlConn,
         socks_addr: Option<LocalAddr>,
         timeout: Duration,
         process: Option<TorProcess>,
@@ -135,6 +136,9 @@ impl Tor {
         log: Option<LogTail>,
         auth: &AuthMethod,
     ) -> Result<Self> {
+        let facts = reach::facts(&mut control, pid).await;
+        let reach = reach::decide(&facts);
+        tracing::debug!(?facts, unix = reach.unix, reason = %reach.reason, "can tor reach our unix sockets?");
         let control_addr = control.addr().clone();
         let mut event_conn = ControlConn::connect(&control_addr, timeout).await?;
         event_conn.authenticate(auth).await?;
@@ -162,6 +166,7 @@ impl Tor {
                 control: tokio::sync::Mutex::new(control),
                 control_addr,
                 socks_addr,
+                reach,
                 bootstrap,
                 uploads,
                 gone,
@@ -247,19 +252,26 @@ impl Tor {
         OnionService::add(self.inner.clone(), key, ports, options).await
     }
 
-    /// Listens on an onion service run with `key` at `virtual_port`: binds a unix socket in a
-    /// fresh private directory (mode 0700, so only this user and tor running as this user can
-    /// connect to it), adds the onion service forwarding to it, and returns the
+    /// Listens on an onion service run with `key` at `virtual_port`: binds a socket for tor
+    /// to forward visitors to, adds the onion service forwarding to it, and returns the
     /// [`OnionListener`] that hands out the connections tor makes for each visitor.
+    ///
+    /// The socket is a unix socket in a fresh private directory (mode 0700, so only this user,
+    /// root and a tor running as either can connect to it) when this tor can reach it, else a
+    /// TCP port on 127.0.0.1 (the system's tor of a distribution runs as a user of its own);
+    /// [`OnionServiceOptions::with_listen_target`] can force either. See
+    /// [`ListenTarget`](crate::ListenTarget) for how the choice is made; it is logged at info
+    /// level, and [`OnionListener::target`] tells it.
     ///
     /// The caller binds nothing: the socket, its directory and the service all belong to the
     /// listener and go with it.
     ///
     /// # Errors
     ///
-    /// [`Error::VirtualPortZero`] for port 0; [`Error::Io`] if the directory or socket cannot
-    /// be made; [`Error::OnionServiceRejected`] if tor refuses the service (e.g. it already
-    /// runs one with this key for us).
+    /// [`Error::VirtualPortZero`] for port 0; [`Error::Io`] if the directory or unix socket
+    /// cannot be made, [`Error::ListenerTcp`] if the TCP port cannot be bound;
+    /// [`Error::OnionServiceRejected`] if tor refuses the service (e.g. it already runs one
+    /// with this key for us).
     pub async fn listen(
         &self,
         key: &OnionKey,

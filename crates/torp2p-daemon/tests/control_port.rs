@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use torp2p_daemon::{
-    AttachConfig, AuthMethod, ClientAuthKey, Config, Error, LocalAddr, OnionKey,
-    OnionServiceOptions, PortMapping, PowDefenses, Tor,
+    AttachConfig, AuthMethod, ClientAuthKey, Config, Error, IncomingStream, ListenTarget,
+    LocalAddr, OnionKey, OnionServiceOptions, PortMapping, PowDefenses, Tor,
 };
 
 fn offline() -> Config {
@@ -268,7 +268,9 @@ async fn a_listener_owns_its_service_and_goes_with_it() {
     let listener = tor.listen(&key, 4001, &options).await.unwrap();
     assert_eq!(listener.address(), key.onion_address());
     assert_eq!(listener.virtual_port(), 4001);
-    let socket = listener.socket_path().to_path_buf();
+    // A tor we spawned runs as this user: the listener is a unix socket.
+    let socket = listener.socket_path().unwrap().to_path_buf();
+    assert_eq!(listener.target(), &LocalAddr::Unix(socket.clone()));
     let socket_dir = socket.parent().unwrap().to_path_buf();
     assert!(socket.exists(), "{}", socket.display());
     assert_eq!(
@@ -294,6 +296,92 @@ async fn a_listener_owns_its_service_and_goes_with_it() {
     assert!(wait_listed(&tor, &id, true).await);
     drop(dropped);
     assert!(wait_listed(&tor, &id, false).await, "drop deletes it");
+    tor.shutdown().await;
+}
+
+/// A tor whose listeners a defaults file names (as a distribution's service configuration
+/// does): torp2p writes none of its own, finds the control port in tor's file or where it is
+/// told, and learns the SOCKS port from tor.
+#[tokio::test]
+async fn listeners_named_by_a_defaults_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // tor puts a control socket only in a directory of this user's alone.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let control = dir.path().join("control.sock");
+    let defaults = dir.path().join("defaults");
+    std::fs::write(
+        &defaults,
+        format!(
+            "ControlPort unix:\"{}\"\nCookieAuthentication 1\n",
+            control.display()
+        ),
+    )
+    .unwrap();
+    for named in [false, true] {
+        let mut config = offline()
+            .with_defaults_torrc(&defaults)
+            .with_listeners(torp2p_daemon::Listeners::Torrc);
+        if named {
+            config = config.with_control_addr(LocalAddr::Unix(control.clone()));
+        }
+        let tor = Tor::spawn(config).await.unwrap();
+        assert_eq!(
+            tor.control_addr(),
+            &LocalAddr::Unix(control.clone()),
+            "{named}"
+        );
+        let listeners = tor.get_info("net/listeners/control").await.unwrap();
+        assert_eq!(
+            listeners,
+            format!("\"unix:{}\"", control.display()),
+            "no control port of ours"
+        );
+        assert_eq!(tor.socks_addr(), None, "DisableNetwork: no SOCKS port");
+        tor.shutdown().await;
+    }
+}
+
+/// A listener forced onto a loopback TCP port: bound on 127.0.0.1 only, handed to tor as the
+/// service's target, and (as its docs warn) reachable by any local process directly, which
+/// `accept` hands out like a visitor's connection. It goes with the listener.
+#[tokio::test]
+async fn a_listener_can_be_forced_onto_a_loopback_tcp_port() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tor = Tor::spawn(offline()).await.unwrap();
+    let key = OnionKey::generate();
+    let id = key.onion_address().to_base32();
+    let options = OnionServiceOptions::new().with_listen_target(ListenTarget::LoopbackTcp);
+    let listener = tor.listen(&key, 4001, &options).await.unwrap();
+    let addr = match listener.target() {
+        LocalAddr::Tcp(a) => *a,
+        other => panic!("expected a TCP target, got {other:?}"),
+    };
+    assert_eq!(addr.ip(), std::net::Ipv4Addr::LOCALHOST, "{addr}");
+    assert_ne!(addr.port(), 0);
+    assert_eq!(listener.socket_path(), None);
+    assert!(wait_listed(&tor, &id, true).await, "the service is added");
+
+    let mut direct = tokio::net::TcpStream::connect(addr).await.unwrap();
+    direct.write_all(b"ping").await.unwrap();
+    let incoming = tokio::time::timeout(Duration::from_secs(5), listener.accept())
+        .await
+        .expect("the connection is accepted")
+        .unwrap();
+    let IncomingStream::Tcp(mut incoming) = incoming else {
+        panic!("a unix stream from a TCP listener");
+    };
+    let mut buf = [0u8; 4];
+    incoming.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"ping");
+
+    listener.remove().await.unwrap();
+    assert!(wait_listed(&tor, &id, false).await, "remove deletes it");
+    let refused = tokio::net::TcpStream::connect(addr).await;
+    assert!(refused.is_err(), "the port closes with the listener");
     tor.shutdown().await;
 }
 

@@ -62,6 +62,14 @@ impl From<UnixStream> for Stream {
     }
 }
 
+/// A TCP connection through tor as a [`Stream`]: for example one that tor made to an onion
+/// service whose target is a loopback TCP port.
+impl From<TcpStream> for Stream {
+    fn from(stream: TcpStream) -> Self {
+        Stream(Inner::Tcp(stream))
+    }
+}
+
 /// Forwards one `AsyncRead`/`AsyncWrite` method to the inner stream.
 macro_rules! forward {
     ($self:ident, $s:ident => $call:expr) => {

@@ -44,6 +44,42 @@ pub enum Error {
         dir: PathBuf,
     },
 
+    /// A tor run as a distribution's service ([`crate::TestNet::spawn_system_tor`]) must be
+    /// started by root: it switches to the service's user, as the service does.
+    #[error(
+        "starting tor as a distribution's service starts it needs root (this process runs as {}): tor starts as root and switches to the service's user; run the test as root (CI does)",
+        euid.map(|u| format!("uid {u}")).unwrap_or_else(|| "an unknown uid: no /proc/self/status".into())
+    )]
+    NotRoot {
+        /// This process's effective uid, if known.
+        euid: Option<u32>,
+    },
+
+    /// A service's defaults file that the system-style tor cannot be started from.
+    #[error("the service defaults file {}: {problem}", path.display())]
+    ServiceDefaults {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+
+    /// The system-style tor does not run as the service's user.
+    #[error(
+        "the system-style tor should run as {user} (uid {uid}) but runs as {} (logs: {dir})",
+        actual.map(|u| format!("uid {u}")).unwrap_or_else(|| "an unknown uid".into())
+    )]
+    NotSwitched {
+        /// The service's user.
+        user: String,
+        /// Its uid.
+        uid: u32,
+        /// The uid tor runs as, if known.
+        actual: Option<u32>,
+        /// tor's directory.
+        dir: PathBuf,
+    },
+
     /// Local I/O failed.
     #[error("{what} {path}")]
     Io {

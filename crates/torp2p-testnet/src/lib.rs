@@ -4,6 +4,8 @@ mod consensus;
 mod error;
 mod net;
 mod ports;
+mod system;
 
 pub use error::Error;
 pub use net::{Builder, TestNet};
+pub use system::{DEBIAN_SERVICE_DEFAULTS, SystemTor};

@@ -193,7 +193,8 @@ impl Default for Builder {
 
 /// A private Tor network on 127.0.0.1: directory authorities and relays, each a real `tor`
 /// process with `TestingTorNetwork 1`. Clients join it with [`TestNet::client_config`] (for a
-/// tor your own code spawns) or [`TestNet::spawn_client`].
+/// tor your own code spawns) or [`TestNet::spawn_client`]; [`TestNet::spawn_system_tor`] starts
+/// one as a distribution's tor service runs (as its own user), for an application to attach to.
 ///
 /// Dropping it kills every tor of the network; [`TestNet::shutdown`] also waits until they
 /// are reaped.
@@ -279,6 +280,16 @@ impl TestNet {
             .await
             .map_err(fail)?;
         Ok(tor)
+    }
+
+    /// The tor binary the builder named, if any.
+    pub(crate) fn tor_bin(&self) -> Option<&Path> {
+        self.tor_bin.as_deref()
+    }
+
+    /// How long a client may take to bootstrap.
+    pub(crate) fn client_timeout(&self) -> Duration {
+        self.client_timeout
     }
 
     /// The network's directory: every node's data directory, torrc and `notice.log`.
@@ -385,20 +396,21 @@ impl Drop for TestNet {
     }
 }
 
-enum Dir {
+/// A directory deleted on drop, or one that is kept.
+pub(crate) enum Dir {
     Temp(tempfile::TempDir),
     Kept(PathBuf),
 }
 
 impl Dir {
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         match self {
             Dir::Temp(t) => t.path(),
             Dir::Kept(p) => p,
         }
     }
 
-    fn persist(self) -> PathBuf {
+    pub(crate) fn persist(self) -> PathBuf {
         match self {
             Dir::Temp(t) => t.keep(),
             Dir::Kept(p) => p,

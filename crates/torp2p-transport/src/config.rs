@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use torp2p_addr::{LocalAddr, OnionAddress};
 use torp2p_daemon::{
-    AttachConfig, ClientAuthKey, ClientAuthPublicKey, OnionKey, OnionServiceOptions, Publication,
+    AttachConfig, ClientAuthKey, ClientAuthPublicKey, ListenTarget, OnionKey, OnionServiceOptions,
+    Publication,
 };
 use torp2p_socks::Isolation;
 
@@ -24,9 +25,24 @@ pub enum TorSource {
     Spawn(torp2p_daemon::Config),
     /// Use a running tor (e.g. the system's) through its control port ([`Tor::attach`]).
     ///
-    /// Listening needs tor to reach a unix socket in a private directory of this user: an
-    /// attached tor that runs as another user (Debian's `debian-tor`) cannot. See the
-    /// crate's Warnings.
+    /// An attached tor that runs as another user (Debian's `debian-tor`) cannot reach a unix
+    /// socket in a private directory of this user: its listeners forward visitors to a TCP
+    /// port on 127.0.0.1 instead ([`ListenTarget::Auto`]). See the crate's Warnings.
+    ///
+    /// Debian's tor service, for a user in the `debian-tor` group (which may use its control
+    /// socket and read its cookie):
+    ///
+    /// ```no_run
+    /// use torp2p_transport::{self as tor, daemon::{AttachConfig, AuthMethod, LocalAddr}};
+    ///
+    /// # async fn run(key: tor::OnionKey) -> Result<(), tor::Error> {
+    /// let attach = AttachConfig::new(LocalAddr::Unix("/run/tor/control".into()))
+    ///     .with_auth(AuthMethod::SafeCookie);
+    /// let transport = tor::Transport::new(tor::Config::new().with_tor(attach).with_key(key)).await?;
+    /// # drop(transport);
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// [`Tor::attach`]: torp2p_daemon::Tor::attach
     Attach(AttachConfig),
@@ -237,7 +253,8 @@ impl Config {
     /// - no onion service keys (so no address to listen on until you add one with
     ///   [`with_key`](Self::with_key));
     /// - onion service options: [`OnionServiceOptions::new`] (no stream limit, no client
-    ///   authorization, no proof-of-work defenses);
+    ///   authorization, no proof-of-work defenses, the listeners' target chosen automatically:
+    ///   [`ListenTarget::Auto`]);
     /// - no client authorization keys for dialing;
     /// - at most 32 dials at once (tor's own `MaxClientCircuitsPending` default); more wait in
     ///   line, see [`with_max_concurrent_dials`](Self::with_max_concurrent_dials);
@@ -331,6 +348,15 @@ impl Config {
     /// authorization, proof-of-work defenses).
     pub fn with_onion_service_options(mut self, options: OnionServiceOptions) -> Self {
         self.service_options = options;
+        self
+    }
+
+    /// Listening: where tor forwards visitors of this transport's onion services (shorthand
+    /// for [`OnionServiceOptions::with_listen_target`] on the service options). By default
+    /// ([`ListenTarget::Auto`]) a unix socket in a private directory when tor can reach it,
+    /// else a TCP port on 127.0.0.1 (an attached tor that runs as another user).
+    pub fn with_listen_target(mut self, target: ListenTarget) -> Self {
+        self.service_options = self.service_options.with_listen_target(target);
         self
     }
 

@@ -27,7 +27,7 @@ pub use {torp2p_addr as addr, torp2p_daemon as daemon, torp2p_socks as socks};
 
 /// The items of the crates below that most users need, and what [`Config`] takes.
 pub use torp2p_daemon::{
-    ClientAuthKey, ClientAuthPublicKey, OnionKey, OnionServiceOptions, PowDefenses, Publication,
-    Tor,
+    ClientAuthKey, ClientAuthPublicKey, ListenTarget, OnionKey, OnionServiceOptions, PowDefenses,
+    Publication, Tor,
 };
 pub use torp2p_socks::{DialError, Isolation};

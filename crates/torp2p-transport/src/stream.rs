@@ -10,9 +10,9 @@ use tokio::io::ReadBuf;
 /// yamux) run on it.
 ///
 /// An outgoing connection is the connection to tor's SOCKS port after the SOCKS handshake; an
-/// incoming one is a connection tor made to the listener's private unix socket (both are
-/// [`torp2p_socks::Stream`]s: a TCP or unix byte stream to tor). Either way it
-/// is a byte stream to the peer. It implements both the `futures` I/O traits (which libp2p
+/// incoming one is a connection tor made to the listener's socket: its private unix socket, or
+/// its loopback TCP port for a tor that cannot reach that (both are [`torp2p_socks::Stream`]s:
+/// a TCP or unix byte stream to tor). Either way it is a byte stream to the peer. It implements both the `futures` I/O traits (which libp2p
 /// uses) and tokio's.
 #[derive(Debug)]
 pub struct Stream {

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use torp2p_addr::{DialAddr, DialTarget, LocalAddr, OnionAddress};
-use torp2p_daemon::{ClientAuthKey, OnionKey, OnionListener, OnionServiceOptions, Tor};
+use torp2p_daemon::{
+    ClientAuthKey, IncomingStream, OnionKey, OnionListener, OnionServiceOptions, Tor,
+};
 use torp2p_socks::DialError;
 
 use tracing::{debug, info, warn};
@@ -236,7 +238,10 @@ async fn tend(t: Tended, mut listener: OnionListener, mut tending: Tending) {
             let event = tokio::select! {
                 stop = tending.stopped() => break 'service stop,
                 accepted = listener.accept() => match accepted {
-                    Ok(stream) => ServiceEvent::Incoming(Stream::inbound(stream.into())),
+                    Ok(stream) => ServiceEvent::Incoming(Stream::inbound(match stream {
+                        IncomingStream::Unix(s) => s.into(),
+                        IncomingStream::Tcp(s) => s.into(),
+                    })),
                     Err(e) => ServiceEvent::AcceptError(Error::daemon("accepting a connection", e)),
                 },
                 _ = ticks.tick(), if t.watch.enabled => {
