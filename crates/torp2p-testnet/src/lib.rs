@@ -1,9 +1,12 @@
 #![doc = include_str!("../README.md")]
 
+mod arti;
 mod consensus;
 mod error;
 mod net;
 mod ports;
 
 pub use error::Error;
-pub use net::{Builder, TestNet};
+pub use net::{
+    ARTI_TOML, Builder, CLIENT_TORRC, HS_TIME_PERIOD_MINUTES, TestNet, VOTING_INTERVAL_SECS,
+};
