@@ -412,6 +412,42 @@ impl TestNet {
         Ok(consensus::relay_flags(&ns).remove(nickname))
     }
 
+    /// The shared random values in the consensus of the network's first running authority
+    /// (`GETINFO sr/previous` and `sr/current`): `(previous, current)`, each `None` until the
+    /// authorities have computed one.
+    ///
+    /// A new network has none. Shared-random protocol runs last 24 voting intervals (6 minutes,
+    /// aligned to multiples of 6 minutes since the epoch); the authorities compute a value at
+    /// the end of each run whose commit phase (its first half) they took part in, so the first
+    /// comes 3–9 minutes after the start and the second 6 minutes later (measured once: 3.5
+    /// and 9.6 minutes). Until a time period has its value, C tor and arti place its
+    /// descriptors with the "disaster" value; arti reports its onion services reachable only
+    /// once it has descriptors for two time periods, which needs both values.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoAuthority`] if every authority was killed; [`Error::Node`] if the authority
+    /// cannot answer.
+    pub async fn shared_random_values(&self) -> Result<(Option<String>, Option<String>), Error> {
+        let Some(authority) = self.nodes.iter().find(|n| n.authority) else {
+            return Err(Error::NoAuthority {
+                dir: self.dir().to_path_buf(),
+            });
+        };
+        let mut values = [None, None];
+        for (slot, key) in values.iter_mut().zip(["sr/previous", "sr/current"]) {
+            let v = authority.tor.get_info(key).await.map_err(|e| Error::Node {
+                node: authority.name.clone(),
+                dir: self.dir().to_path_buf(),
+                source: Box::new(e),
+            })?;
+            let v = v.trim();
+            *slot = (!v.is_empty()).then(|| v.to_string());
+        }
+        let [previous, current] = values;
+        Ok((previous, current))
+    }
+
     /// Kills every tor of the network and waits until each is reaped.
     pub async fn shutdown(mut self) {
         for node in std::mem::take(&mut self.nodes) {
