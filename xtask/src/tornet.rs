@@ -27,6 +27,11 @@ pub(crate) fn tornet() -> Result<(), String> {
                 "The ping demo joins with: --torrc-extra {}",
                 torrc.display()
             );
+            println!(
+                "An arti-based program joins with the configuration in {} (arti's TOML \
+                 format; give each arti its own [storage] directories)",
+                net.arti_toml_path().display()
+            );
             println!("Press Ctrl-C to stop.");
             tokio::signal::ctrl_c()
                 .await

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod arti;
 mod consensus;
 mod error;
 mod net;
@@ -7,5 +8,7 @@ mod ports;
 mod system;
 
 pub use error::Error;
-pub use net::{Builder, TestNet};
+pub use net::{
+    ARTI_TOML, Builder, CLIENT_TORRC, HS_TIME_PERIOD_MINUTES, TestNet, VOTING_INTERVAL_SECS,
+};
 pub use system::{DEBIAN_SERVICE_DEFAULTS, SystemTor};

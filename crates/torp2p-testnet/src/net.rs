@@ -7,12 +7,36 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use torp2p_daemon::{Config, Tor, keygen};
 
+use crate::arti::{ArtiNode, arti_toml, read_identity};
 use crate::consensus;
 use crate::error::Error;
 use crate::ports::free_ports;
 
 /// How often the authorities' consensus is checked while the network starts.
 const CONSENSUS_POLL: Duration = Duration::from_millis(250);
+
+/// The authorities' `V3AuthVotingInterval`, in seconds.
+///
+/// Under `TestingTorNetwork`, C tor's onion-service time period is 24 voting intervals
+/// (tor's `hs_common.c`, `get_time_period_length`, in whole minutes) and starts 12 voting
+/// intervals after each multiple of it. arti takes the period from the consensus parameter
+/// `hsdir_interval` (whole minutes, at least 5) and the offset from the consensus's voting
+/// interval. Both agree only if 24 intervals are at least 5 minutes and 12 intervals are
+/// whole minutes: 15 s is the shortest such interval (6-minute periods). With 10 s, C tor's
+/// period is 4 minutes, arti's at least 5, and onion services of one cannot be reached by
+/// the other.
+pub const VOTING_INTERVAL_SECS: u64 = 15;
+
+/// The onion-service time period of the network, in minutes (24 voting intervals): the value
+/// of `hsdir_interval` an arti client of this network needs (the `arti.toml` sets it).
+pub const HS_TIME_PERIOD_MINUTES: u64 = 24 * VOTING_INTERVAL_SECS / 60;
+
+/// The file, in [`TestNet::dir`], with the torrc lines a tor needs to join the network.
+pub const CLIENT_TORRC: &str = "client.torrc";
+
+/// The file, in [`TestNet::dir`], with the configuration an arti client needs to join the
+/// network (arti's TOML format).
+pub const ARTI_TOML: &str = "arti.toml";
 
 /// Settings of a [`TestNet`]; start it with [`Builder::start`].
 #[derive(Debug, Clone)]
@@ -131,9 +155,10 @@ impl Builder {
         let keep = AtomicBool::new(self.keep_dir);
         let result = start_nodes(&self, dir.path()).await;
         match result {
-            Ok((nodes, client_torrc)) => Ok(TestNet {
+            Ok((nodes, client_torrc, arti_toml)) => Ok(TestNet {
                 nodes,
                 client_torrc,
+                arti_toml,
                 clients: AtomicUsize::new(0),
                 client_timeout: self.client_timeout,
                 tor_bin: self.tor_bin,
@@ -194,7 +219,8 @@ impl Default for Builder {
 /// A private Tor network on 127.0.0.1: directory authorities and relays, each a real `tor`
 /// process with `TestingTorNetwork 1`. Clients join it with [`TestNet::client_config`] (for a
 /// tor your own code spawns) or [`TestNet::spawn_client`]; [`TestNet::spawn_system_tor`] starts
-/// one as a distribution's tor service runs (as its own user), for an application to attach to.
+/// one as a distribution's tor service runs (as its own user), for an application to attach to;
+/// an arti client with the configuration in [`TestNet::arti_toml_path`].
 ///
 /// Dropping it kills every tor of the network; [`TestNet::shutdown`] also waits until they
 /// are reaped.
@@ -202,6 +228,7 @@ pub struct TestNet {
     // Dropped first: the tors die before their directory goes.
     nodes: Vec<Node>,
     client_torrc: Vec<String>,
+    arti_toml: String,
     clients: AtomicUsize,
     client_timeout: Duration,
     tor_bin: Option<PathBuf>,
@@ -238,6 +265,27 @@ impl TestNet {
     /// The torrc lines a tor needs to join this network as a client or onion service host.
     pub fn client_torrc(&self) -> &[String] {
         &self.client_torrc
+    }
+
+    /// The file with the lines of [`TestNet::client_torrc`], one per line:
+    /// [`CLIENT_TORRC`] in the network's directory.
+    pub fn client_torrc_path(&self) -> PathBuf {
+        self.dir().join(CLIENT_TORRC)
+    }
+
+    /// An arti configuration (arti's own TOML format) that joins this network: the
+    /// authorities, every node as a fallback cache, no subnet families on loopback, the
+    /// network's onion-service time period ([`HS_TIME_PERIOD_MINUTES`]), and storage in
+    /// `arti/` of the network's directory. Two arti clients need two storage directories.
+    pub fn arti_toml(&self) -> &str {
+        &self.arti_toml
+    }
+
+    /// The file with [`TestNet::arti_toml`]: [`ARTI_TOML`] in the network's directory, beside
+    /// [`TestNet::client_torrc_path`]. Any arti-based program joins the network with it (e.g.
+    /// `arti proxy -c <file>`).
+    pub fn arti_toml_path(&self) -> PathBuf {
+        self.dir().join(ARTI_TOML)
     }
 
     /// A daemon configuration that joins this network (the lines of
@@ -375,6 +423,42 @@ impl TestNet {
         Ok(consensus::relay_flags(&ns).remove(nickname))
     }
 
+    /// The shared random values in the consensus of the network's first running authority
+    /// (`GETINFO sr/previous` and `sr/current`): `(previous, current)`, each `None` until the
+    /// authorities have computed one.
+    ///
+    /// A new network has none. Shared-random protocol runs last 24 voting intervals (6 minutes,
+    /// aligned to multiples of 6 minutes since the epoch); the authorities compute a value at
+    /// the end of each run whose commit phase (its first half) they took part in, so the first
+    /// comes 3–9 minutes after the start and the second 6 minutes later (measured once: 3.5
+    /// and 9.6 minutes). Until a time period has its value, C tor and arti place its
+    /// descriptors with the "disaster" value; arti reports its onion services reachable only
+    /// once it has descriptors for two time periods, which needs both values.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoAuthority`] if every authority was killed; [`Error::Node`] if the authority
+    /// cannot answer.
+    pub async fn shared_random_values(&self) -> Result<(Option<String>, Option<String>), Error> {
+        let Some(authority) = self.nodes.iter().find(|n| n.authority) else {
+            return Err(Error::NoAuthority {
+                dir: self.dir().to_path_buf(),
+            });
+        };
+        let mut values = [None, None];
+        for (slot, key) in values.iter_mut().zip(["sr/previous", "sr/current"]) {
+            let v = authority.tor.get_info(key).await.map_err(|e| Error::Node {
+                node: authority.name.clone(),
+                dir: self.dir().to_path_buf(),
+                source: Box::new(e),
+            })?;
+            let v = v.trim();
+            *slot = (!v.is_empty()).then(|| v.to_string());
+        }
+        let [previous, current] = values;
+        Ok((previous, current))
+    }
+
     /// Kills every tor of the network and waits until each is reaped.
     pub async fn shutdown(mut self) {
         for node in std::mem::take(&mut self.nodes) {
@@ -433,10 +517,14 @@ struct Plan {
     or_port: u16,
     dir_port: u16,
     fingerprint: String,
+    ed25519: String,
     v3ident: Option<String>,
 }
 
-async fn start_nodes(b: &Builder, base: &Path) -> Result<(Vec<Node>, Vec<String>), Error> {
+/// The started nodes, the client torrc lines and the `arti.toml` text.
+type Started = (Vec<Node>, Vec<String>, String);
+
+async fn start_nodes(b: &Builder, base: &Path) -> Result<Started, Error> {
     let count = b.authorities + b.relays;
     let ports = free_ports(count + b.authorities)?;
     let tor_bin = b.tor_bin.as_deref();
@@ -474,6 +562,14 @@ async fn start_nodes(b: &Builder, base: &Path) -> Result<(Vec<Node>, Vec<String>
         let fingerprint = keygen::relay_fingerprint(tor_bin, &dir)
             .await
             .map_err(|e| node_err(&name, e))?;
+        // Written by `tor --list-fingerprint` beside `fingerprint`, from the node's ed25519
+        // master identity key, which the node keeps using.
+        let ed_file = dir.join("fingerprint-ed25519");
+        let ed25519 = read_identity(&ed_file).map_err(|source| Error::Io {
+            what: "cannot read the ed25519 identity in",
+            path: ed_file.clone(),
+            source,
+        })?;
         plans.push(Plan {
             name,
             role,
@@ -481,6 +577,7 @@ async fn start_nodes(b: &Builder, base: &Path) -> Result<(Vec<Node>, Vec<String>
             or_port,
             dir_port,
             fingerprint,
+            ed25519,
             v3ident,
         });
     }
@@ -546,7 +643,7 @@ async fn start_nodes(b: &Builder, base: &Path) -> Result<(Vec<Node>, Vec<String>
                 "TestingV3AuthInitialVotingInterval 5".into(),
                 "TestingV3AuthInitialVoteDelay 2".into(),
                 "TestingV3AuthInitialDistDelay 2".into(),
-                "V3AuthVotingInterval 10".into(),
+                format!("V3AuthVotingInterval {VOTING_INTERVAL_SECS}"),
                 "V3AuthVoteDelay 2".into(),
                 "V3AuthDistDelay 2".into(),
                 format!("V3BandwidthsFile {}", bw_file.display()),
@@ -615,7 +712,33 @@ async fn start_nodes(b: &Builder, base: &Path) -> Result<(Vec<Node>, Vec<String>
 
     let mut client = common;
     client.push("FetchDirInfoEarly 1".into());
-    Ok((nodes, client))
+    let arti_nodes: Vec<ArtiNode> = plans
+        .iter()
+        .map(|p| ArtiNode {
+            rsa: p.fingerprint.clone(),
+            ed25519: p.ed25519.clone(),
+            or_port: p.or_port,
+            authority: p.v3ident.clone().map(|v3| (v3, p.dir_port)),
+        })
+        .collect();
+    let arti = arti_toml(&arti_nodes, HS_TIME_PERIOD_MINUTES, &base.join("arti"));
+    for (file, text) in [
+        (CLIENT_TORRC, client.join("\n") + "\n"),
+        (ARTI_TOML, arti.clone()),
+    ] {
+        let path = base.join(file);
+        if let Err(source) = std::fs::write(&path, text) {
+            for n in nodes {
+                n.tor.shutdown().await;
+            }
+            return Err(Error::Io {
+                what: "cannot write",
+                path,
+                source,
+            });
+        }
+    }
+    Ok((nodes, client, arti))
 }
 
 /// Polls an authority's consensus until it lists every relay with the needed flags.
@@ -634,7 +757,18 @@ async fn wait_consensus(
             Ok(ns) => {
                 missing = consensus::missing(&ns, relays);
                 if missing.is_empty() {
-                    return Ok(());
+                    // The first consensuses use `TestingV3AuthInitialVotingInterval`, and with
+                    // it a shorter onion-service time period for C tor: wait for one made with
+                    // the voting interval the `arti.toml` assumes.
+                    match consensus_interval(authority).await {
+                        Some(VOTING_INTERVAL_SECS) => return Ok(()),
+                        other => {
+                            missing = format!(
+                                "a consensus with a {VOTING_INTERVAL_SECS} s voting interval \
+                                 (the current one: {other:?} s)"
+                            );
+                        }
+                    }
                 }
             }
             Err(e) if e.is_tor_gone() => {
@@ -660,6 +794,14 @@ async fn wait_consensus(
             _ = progress.changed() => {}
         }
     }
+}
+
+/// The voting interval of `authority`'s current consensus (fresh-until minus valid-after), in
+/// seconds.
+async fn consensus_interval(authority: &Tor) -> Option<u64> {
+    let after = authority.get_info("consensus/valid-after").await.ok()?;
+    let fresh = authority.get_info("consensus/fresh-until").await.ok()?;
+    consensus::seconds_between(&after, &fresh)
 }
 
 #[cfg(test)]
