@@ -9,8 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use torp2p_addr::{DialAddr, DialTarget, LocalAddr, OnionAddress};
 use torp2p_daemon::{ClientAuthKey, OnionKey, OnionListener, OnionServiceOptions, Tor};
-use torp2p_socks::DialError;
+use torp2p_socks::{DialError, Isolation};
 
+use super::rotation::Rotation;
 use super::{Backend, Readiness, Service, ServiceEvent};
 use crate::config::{DEFAULT_BOOTSTRAP_TIMEOUT, TorSource};
 use crate::error::Error;
@@ -32,6 +33,8 @@ pub(crate) struct CTor {
     client_auth: HashMap<OnionAddress, ClientAuthKey>,
     /// The services whose key tor has been given.
     client_auth_added: Mutex<HashSet<OnionAddress>>,
+    /// Per-peer isolation keys, fresh after a circuit-level failure.
+    rotation: Rotation,
 }
 
 impl CTor {
@@ -47,6 +50,10 @@ impl CTor {
             service_options: config.service_options.clone(),
             client_auth: config.client_auth.clone(),
             client_auth_added: Mutex::new(HashSet::new()),
+            // Only per-peer keys are the same from one dial to the next.
+            rotation: Rotation::new(
+                config.rotate_isolation && config.dial.isolation() == Isolation::PerPeer,
+            ),
         }
     }
 
@@ -120,13 +127,19 @@ impl Backend for CTor {
         }
         let proxy = self.socks.as_ref().ok_or(Error::NoSocksPort)?;
         self.add_client_auth(&addr.target).await?;
-        // Isolation per peer: the peer id when the address names one, else the target address.
+        // Isolation per peer: the peer id when the address names one, else the target address;
+        // a fresh key after a dial to that peer failed at circuit level.
         let peer = addr.peer_id.map(|p| p.to_string());
-        let connect = torp2p_socks::connect(proxy, &addr.target, peer.as_deref(), &self.dial);
+        let target = addr.target.to_string();
+        let key = self.rotation.key(peer.as_deref(), &target);
+        let connect = torp2p_socks::connect(proxy, &addr.target, key.key.as_deref(), &self.dial);
         let result = tokio::select! {
             result = connect => result,
             gone = self.gone() => return Err(gone),
         };
+        if let Err(e) = &result {
+            self.rotation.failed(peer.as_deref(), &target, &key, e);
+        }
         match result {
             Ok(stream) => Ok(Stream::outbound(stream)),
             // The SOCKS port can fail a moment before the daemon notices that tor is gone:
