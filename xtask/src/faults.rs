@@ -12,7 +12,12 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 /// The recovery test files of torp2p-transport, each run in every run.
-const TESTS: &[&str] = &["recovery", "recovery_offline", "recovery_control"];
+const TESTS: &[&str] = &[
+    "recovery",
+    "recovery_offline",
+    "recovery_control",
+    "recovery_relays",
+];
 
 /// One scenario's figures from one run: (label, seconds), in the order printed.
 type Figures = Vec<(String, f64)>;

@@ -146,9 +146,56 @@ impl UploadState {
     }
 }
 
-/// The upload state of each onion service being followed, by address (base32, no `.onion`).
+/// The most HSDirs remembered per onion service (the oldest is forgotten first). A service's
+/// two descriptors go to a few HSDirs each (`hsdir_spread_store`, 4 by default), and tor
+/// uploads again to new ones as the hash ring moves.
+pub(crate) const MAX_HS_DIRS: usize = 32;
+
+/// What the event reader keeps for one onion service being followed.
+#[derive(Debug)]
+pub(crate) struct Followed {
+    /// The upload counts.
+    pub(crate) state: watch::Sender<UploadState>,
+    /// The HSDirs that confirmed an upload (`HS_DESC UPLOADED`), oldest first, each once:
+    /// fingerprints of 40 upper-case hex digits; at most [`MAX_HS_DIRS`].
+    pub(crate) hs_dirs: Vec<String>,
+}
+
+impl Followed {
+    pub(crate) fn new(state: watch::Sender<UploadState>) -> Self {
+        Self {
+            state,
+            hs_dirs: Vec::new(),
+        }
+    }
+
+    /// Takes note of an `HS_DESC` event about this service.
+    fn see(&mut self, ev: &HsDescEvent) {
+        self.state.send_modify(|s| s.count(ev.action));
+        if ev.action == HsDescAction::Uploaded
+            && let Some(fingerprint) = hs_dir_fingerprint(&ev.hs_dir)
+        {
+            self.hs_dirs.retain(|f| *f != fingerprint);
+            if self.hs_dirs.len() >= MAX_HS_DIRS {
+                self.hs_dirs.remove(0);
+            }
+            self.hs_dirs.push(fingerprint);
+        }
+    }
+}
+
+/// The identity fingerprint in an HSDir as tor names it in events (`$<40 hex>~nickname`,
+/// `$<40 hex>=nickname` or `$<40 hex>`), upper case; `None` for anything else.
+pub(crate) fn hs_dir_fingerprint(hs_dir: &str) -> Option<String> {
+    let rest = hs_dir.strip_prefix('$')?;
+    let hex = rest.split(['~', '=']).next()?;
+    (hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| hex.to_ascii_uppercase())
+}
+
+/// What is known of each onion service being followed, by address (base32, no `.onion`).
 /// The event reader updates it directly: no queue that could overflow and lose an event.
-pub(crate) type Uploads = Arc<Mutex<HashMap<String, watch::Sender<UploadState>>>>;
+pub(crate) type Uploads = Arc<Mutex<HashMap<String, Followed>>>;
 
 /// Why the event reader stopped: tor went away.
 pub(crate) type Gone = Option<String>;
@@ -205,10 +252,10 @@ pub(crate) async fn run_reader(mut conn: ControlConn, ch: EventChannels) {
                 } else if let Some(ev) = first.strip_prefix("HS_DESC ").and_then(HsDescEvent::parse)
                 {
                     tracing::trace!(action = ?ev.action, hs_dir = %ev.hs_dir, "HS_DESC");
-                    if let Ok(map) = ch.uploads.lock()
-                        && let Some(state) = map.get(&ev.address)
+                    if let Ok(mut map) = ch.uploads.lock()
+                        && let Some(followed) = map.get_mut(&ev.address)
                     {
-                        state.send_modify(|s| s.count(ev.action));
+                        followed.see(&ev);
                     }
                 }
             }
@@ -312,5 +359,60 @@ mod tests {
         assert_eq!(failed.action, HsDescAction::Failed);
         assert_eq!(HsDescEvent::parse("CREATED abc UNKNOWN UNKNOWN x"), None);
         assert_eq!(HsDescEvent::parse("UPLOAD abc"), None);
+    }
+
+    #[test]
+    fn hs_dir_fingerprints() {
+        let fp = "C4E5D845BB7787E9CAA781B53D9ABBB9D6C6E0D7";
+        for name in [
+            format!("${fp}~relay0"),
+            format!("${fp}=relay0"),
+            format!("${fp}"),
+            format!("${}~relay0", fp.to_ascii_lowercase()),
+        ] {
+            assert_eq!(hs_dir_fingerprint(&name).as_deref(), Some(fp), "{name}");
+        }
+        for bad in ["", "$", "UNKNOWN", fp, "$C4E5~relay0", &format!("${fp}0~x")] {
+            assert_eq!(hs_dir_fingerprint(bad), None, "{bad}");
+        }
+        let mut z = fp.to_string();
+        z.replace_range(0..1, "Z");
+        assert_eq!(hs_dir_fingerprint(&format!("${z}")), None);
+    }
+
+    #[test]
+    fn followed_services_remember_the_hs_dirs_that_confirmed() {
+        let (tx, rx) = watch::channel(UploadState::default());
+        let mut f = Followed::new(tx);
+        let event = |action, n: usize| HsDescEvent {
+            action,
+            address: "abc".into(),
+            hs_dir: format!("${n:040X}~relay{n}"),
+        };
+        f.see(&event(HsDescAction::Upload, 1));
+        f.see(&event(HsDescAction::Upload, 2));
+        f.see(&event(HsDescAction::Uploaded, 1));
+        f.see(&event(HsDescAction::Failed, 2));
+        assert_eq!(f.hs_dirs, [format!("{:040X}", 1)], "only confirmed uploads");
+        assert_eq!(
+            *rx.borrow(),
+            UploadState {
+                uploads: 2,
+                uploaded: 1,
+                failed: 1,
+                started_since_uploaded: 0,
+                failed_since_uploaded: 1,
+            }
+        );
+        // Each HSDir once, most recent last; at most MAX_HS_DIRS, the oldest forgotten.
+        f.see(&event(HsDescAction::Uploaded, 2));
+        f.see(&event(HsDescAction::Uploaded, 1));
+        assert_eq!(f.hs_dirs, [format!("{:040X}", 2), format!("{:040X}", 1)]);
+        for n in 3..MAX_HS_DIRS + 5 {
+            f.see(&event(HsDescAction::Uploaded, n));
+        }
+        assert_eq!(f.hs_dirs.len(), MAX_HS_DIRS);
+        assert_eq!(f.hs_dirs[0], format!("{:040X}", 5));
+        assert_eq!(f.hs_dirs.last(), Some(&format!("{:040X}", MAX_HS_DIRS + 4)));
     }
 }

@@ -11,7 +11,7 @@ use torp2p_addr::LocalAddr;
 
 use crate::client_auth::ClientAuthPublicKey;
 use crate::error::{Error, Result};
-use crate::events::UploadState;
+use crate::events::{Followed, UploadState};
 use crate::key::OnionKey;
 use crate::shared::Shared;
 use crate::wait::until;
@@ -178,7 +178,7 @@ impl OnionService {
                     ),
                 });
             }
-            map.insert(id.clone(), state_tx);
+            map.insert(id.clone(), Followed::new(state_tx));
         }
         let unfollow = |tor: &Shared| {
             if let Ok(mut map) = tor.uploads.lock() {

@@ -240,6 +240,31 @@ impl Tor {
         self.inner.get_info(key).await
     }
 
+    /// `SIGNAL RELOAD`: tor reads its configuration again, as on SIGHUP (a directory authority
+    /// also reads its `approved-routers` file again). Options given on tor's command line or
+    /// set over the control port stay as they are.
+    pub async fn reload(&self) -> Result<()> {
+        let cmd = "SIGNAL RELOAD";
+        self.inner.command(cmd, cmd).await.map(drop)
+    }
+
+    /// The HSDirs that confirmed an upload of a descriptor of our onion service at `address`
+    /// (tor's `HS_DESC UPLOADED` events): their identity fingerprints, 40 upper-case hex digits,
+    /// each once, in the order of their latest confirmation (oldest first), at most 32.
+    ///
+    /// Empty until the first upload is confirmed, and for a service that was not added through
+    /// this daemon's handles ([`Tor::listen`], [`Tor::add_onion_service`]) or was removed. An
+    /// HSDir stays listed after tor uploaded newer descriptors elsewhere (as the hash ring
+    /// moves), so it may no longer be one of the service's HSDirs.
+    pub fn hs_dirs(&self, address: &OnionAddress) -> Vec<String> {
+        self.inner
+            .uploads
+            .lock()
+            .ok()
+            .and_then(|map| map.get(&address.to_base32()).map(|f| f.hs_dirs.clone()))
+            .unwrap_or_default()
+    }
+
     /// Adds an onion service run with `key`, forwarding `ports` (ADD_ONION; the key is sent,
     /// never generated or kept by tor: `DiscardPK`). Wait for publication with
     /// [`OnionService::wait_published`].

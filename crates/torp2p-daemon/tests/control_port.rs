@@ -59,6 +59,26 @@ async fn spawn_authenticate_and_shutdown() {
 }
 
 #[tokio::test]
+async fn reload_makes_tor_read_its_configuration_again() {
+    let tor = Tor::spawn(offline()).await.unwrap();
+    let pid = tor.pid().unwrap();
+    tor.reload().await.unwrap();
+    // tor says so at notice level, and goes on answering as the same process.
+    let mut reloaded = false;
+    for _ in 0..200 {
+        if tor.last_log().contains("Reloading config") {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(reloaded, "no reload in tor's log:\n{}", tor.last_log());
+    assert!(tor.get_info("version").await.is_ok());
+    assert_eq!(tor.pid(), Some(pid));
+    tor.shutdown().await;
+}
+
+#[tokio::test]
 async fn socks_port_is_a_unix_socket_by_default_and_tcp_on_request() {
     // Without DisableNetwork tor opens its SOCKS port. So that it reaches nothing outside
     // this machine, its only directory authority is a closed port on loopback and the
@@ -205,6 +225,8 @@ async fn add_and_remove_onion_service() {
         .await
         .unwrap();
     assert_eq!(service.address(), key.onion_address());
+    // Offline: no descriptor upload, so no HSDir holds it.
+    assert!(tor.hs_dirs(&key.onion_address()).is_empty());
     let current = tor.get_info("onions/current").await.unwrap();
     assert!(
         current.contains(&key.onion_address().to_base32()),

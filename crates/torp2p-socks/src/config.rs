@@ -17,6 +17,14 @@ pub enum Isolation {
     /// Streams to the same peer share circuits, streams to different peers do not: the key is
     /// the peer key given to [`connect`](crate::connect) (for example the libp2p peer id), or,
     /// when there is none, the target address. The default.
+    ///
+    /// Tor attaches a new stream to a circuit that streams with the same key already use or
+    /// wait on. After a dial failed at circuit level
+    /// ([`DialError::is_circuit_failure`](crate::DialError::is_circuit_failure)), that can be
+    /// a rendezvous circuit tor keeps stalled for about 3 minutes, and later dials with the
+    /// same key time out behind it: give the next dial a fresh key (e.g. `<peer>#<n>`).
+    /// torp2p-transport does that for you (its `Config::with_isolation_rotation`, on by
+    /// default); [`connect`](crate::connect) itself keeps no state.
     #[default]
     PerPeer,
     /// Every connection gets circuits of its own: a fresh key per call to

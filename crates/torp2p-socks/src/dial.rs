@@ -22,8 +22,10 @@ use crate::stream::{self, Stream};
 const MAX_USERNAME: usize = 255;
 /// The prefix of per-peer usernames.
 const PEER_PREFIX: &str = "peer:";
-/// The longest per-peer isolation key.
-pub(crate) const MAX_ISOLATION_KEY: usize = MAX_USERNAME - PEER_PREFIX.len();
+/// The longest per-peer isolation key [`connect`] takes, in bytes (the rest of the 255 bytes
+/// of a SOCKS5 username is a prefix of ours); a longer one fails with
+/// [`DialError::IsolationKeyTooLong`].
+pub const MAX_ISOLATION_KEY: usize = MAX_USERNAME - PEER_PREFIX.len();
 
 /// Connects to `target` through tor's SOCKS port at `proxy`.
 ///

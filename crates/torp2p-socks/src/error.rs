@@ -407,6 +407,28 @@ impl DialError {
                 | Self::IntroductionTimedOut { .. }
         )
     }
+
+    /// Whether tor's circuits to the target failed or stalled: the dial's
+    /// [`Timeout`](Self::Timeout), 0x06 (tor's own stream timeout), and the onion service
+    /// replies 0xF2 (introduction failed), 0xF3 (rendezvous failed) and 0xF7 (introduction
+    /// timed out).
+    ///
+    /// After such a failure a dial with the same isolation key may be attached by tor to the
+    /// same circuits, e.g. a rendezvous circuit whose introduction was acknowledged but whose
+    /// rendezvous never comes, on which tor stalls new streams for minutes; a dial with a
+    /// fresh key gets new circuits (see [`Isolation::PerPeer`](crate::Isolation::PerPeer)).
+    /// Not circuit failures: an offline service (0xF0), refusals, client authorization, and
+    /// failures of tor's SOCKS port itself.
+    pub fn is_circuit_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::Timeout { .. }
+                | Self::TtlExpired { .. }
+                | Self::IntroductionFailed { .. }
+                | Self::RendezvousFailed { .. }
+                | Self::IntroductionTimedOut { .. }
+        )
+    }
 }
 
 /// What was wrong with a proxy's reply, in [`DialError::MalformedReply`].

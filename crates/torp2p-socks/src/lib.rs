@@ -7,7 +7,7 @@ mod error;
 mod stream;
 
 pub use config::{Config, Isolation};
-pub use dial::connect;
+pub use dial::{MAX_ISOLATION_KEY, connect};
 pub use error::{DialError, Malformed, Phase};
 pub use stream::Stream;
 

@@ -178,6 +178,11 @@ async fn every_reply_code_has_its_own_variant() {
         assert_eq!(err.reply_code(), Some(code), "{err:?}");
         assert_eq!(err.target(), Some(&target));
         assert!(!matches!(err, DialError::UnknownReply { .. }), "{code:#x}");
+        assert_eq!(
+            err.is_circuit_failure(),
+            matches!(code, 0x06 | 0xF2 | 0xF3 | 0xF7),
+            "{code:#x}"
+        );
         let message = err.to_string();
         assert!(message.contains(&target.to_string()), "{message}");
         assert!(
@@ -260,6 +265,7 @@ async fn closed_tcp_port_is_proxy_unreachable() {
     assert!(err.to_string().contains("not reachable"));
     assert!(err.source().is_some());
     assert!(err.is_proxy_problem());
+    assert!(!err.is_circuit_failure());
     assert_eq!(err.target(), None);
     assert_eq!(err.reply_code(), None);
 }
@@ -300,6 +306,7 @@ async fn silent_proxy_hits_the_timeout() {
     assert_eq!(target, &onion_target());
     assert_eq!(proxy, &server.proxy);
     assert!(err.is_retryable());
+    assert!(err.is_circuit_failure());
     assert!(err.to_string().contains("timed out after 200ms"));
 }
 

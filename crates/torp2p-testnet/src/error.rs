@@ -80,6 +80,22 @@ pub enum Error {
         dir: PathBuf,
     },
 
+    /// The authorities still listed a relay that [`TestNet::drop_from_consensus`] asked them
+    /// to drop.
+    ///
+    /// [`TestNet::drop_from_consensus`]: crate::TestNet::drop_from_consensus
+    #[error(
+        "the directory authorities still list the relay ${fingerprint} after {timeout:?} (logs: {dir})"
+    )]
+    StillListed {
+        /// The relay's fingerprint.
+        fingerprint: String,
+        /// How long we waited.
+        timeout: Duration,
+        /// The network's directory.
+        dir: PathBuf,
+    },
+
     /// Local I/O failed.
     #[error("{what} {path}")]
     Io {

@@ -160,6 +160,7 @@ impl Builder {
                 client_torrc,
                 arti_toml,
                 clients: AtomicUsize::new(0),
+                start_timeout: self.start_timeout,
                 client_timeout: self.client_timeout,
                 tor_bin: self.tor_bin,
                 keep,
@@ -230,6 +231,7 @@ pub struct TestNet {
     client_torrc: Vec<String>,
     arti_toml: String,
     clients: AtomicUsize,
+    start_timeout: Duration,
     client_timeout: Duration,
     tor_bin: Option<PathBuf>,
     keep: AtomicBool,
@@ -239,6 +241,8 @@ pub struct TestNet {
 struct Node {
     name: String,
     authority: bool,
+    /// Its RSA identity fingerprint, 40 upper-case hex digits.
+    fingerprint: String,
     tor: Tor,
     /// Where it listens: its ORPort, and its DirPort if it is an authority.
     ports: Vec<u16>,
@@ -375,6 +379,30 @@ impl TestNet {
             .collect()
     }
 
+    /// The RSA identity fingerprint of the running node `name` (`auth0`, `relay3`, ...): 40
+    /// upper-case hex digits, as tor writes it in `GETINFO circuit-status`, `entry-guards` and
+    /// `HS_DESC` events after the `$`. `None` if there is no such node, or it was stopped with
+    /// [`TestNet::kill_node`].
+    pub fn fingerprint(&self, name: &str) -> Option<&str> {
+        self.nodes
+            .iter()
+            .find(|n| n.name == name)
+            .map(|n| n.fingerprint.as_str())
+    }
+
+    /// The name of the running node whose RSA identity fingerprint is `fingerprint`: 40 hex
+    /// digits in either case, optionally after a `$` and before tor's `~nickname` or
+    /// `=nickname` (so a hop of `GETINFO circuit-status` works as it is). `None` if no running
+    /// node has it (a node stopped with [`TestNet::kill_node`] is not found).
+    pub fn node_with_fingerprint(&self, fingerprint: &str) -> Option<&str> {
+        let fingerprint = fingerprint.strip_prefix('$').unwrap_or(fingerprint);
+        let fingerprint = fingerprint.split(['~', '=']).next().unwrap_or(fingerprint);
+        self.nodes
+            .iter()
+            .find(|n| n.fingerprint.eq_ignore_ascii_case(fingerprint))
+            .map(|n| n.name.as_str())
+    }
+
     /// Kills a relay (by name, e.g. `relay2`) and waits until it is reaped: for fault tests.
     /// Returns whether such a relay was running.
     ///
@@ -384,8 +412,9 @@ impl TestNet {
     /// votes it `Running` for 45 minutes after the last success. Every tor keeps picking it in
     /// paths (as a middle hop, introduction point, HSDir, rendezvous point or layer-2 guard),
     /// and only a tor that failed to reach it as its own first hop skips it, until the next
-    /// consensus. See [`TestNet::consensus_flags`], and [`Builder::relays`] for the size of
-    /// network that survives this.
+    /// consensus. See [`TestNet::consensus_flags`], [`TestNet::drop_from_consensus`] to make
+    /// the authorities drop it at once, and [`Builder::relays`] for the size of network that
+    /// survives this.
     pub async fn kill_node(&mut self, name: &str) -> bool {
         match self.nodes.iter().position(|n| n.name == name) {
             Some(i) => {
@@ -457,6 +486,65 @@ impl TestNet {
         }
         let [previous, current] = values;
         Ok((previous, current))
+    }
+
+    /// Makes the directory authorities drop the relay with `fingerprint` (40 hex digits, as
+    /// [`TestNet::fingerprint`] gives it, e.g. before [`TestNet::kill_node`]) from the
+    /// consensus now, as they would after their reachability test of a dead relay (about 21
+    /// minutes on this network): a `!reject` line in every running authority's
+    /// `approved-routers`, then `SIGNAL RELOAD`. Returns once the first running authority's
+    /// consensus no longer lists the relay (one vote later, about 5–10 s), at most the
+    /// builder's start timeout. Clients learn it at their next consensus fetch, within about
+    /// 20 s more (`GETINFO ns/id/<fingerprint>` on a client fails once it has).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoAuthority`] if every authority was killed; [`Error::Io`] if an
+    /// `approved-routers` file cannot be written; [`Error::Node`] if an authority refuses the
+    /// reload or goes away; [`Error::StillListed`] on the timeout.
+    pub async fn drop_from_consensus(&self, fingerprint: &str) -> Result<(), Error> {
+        let fingerprint = fingerprint.trim_start_matches('$').to_ascii_uppercase();
+        let authorities: Vec<&Node> = self.nodes.iter().filter(|n| n.authority).collect();
+        if authorities.is_empty() {
+            return Err(Error::NoAuthority {
+                dir: self.dir().to_path_buf(),
+            });
+        }
+        let node_err = |node: &Node, e| Error::Node {
+            node: node.name.clone(),
+            dir: self.dir().to_path_buf(),
+            source: Box::new(e),
+        };
+        for node in &authorities {
+            let path = self.dir().join(&node.name).join("approved-routers");
+            let mut lines = std::fs::read_to_string(&path).unwrap_or_default();
+            lines.push_str(&format!("!reject {fingerprint}\n"));
+            std::fs::write(&path, lines).map_err(|source| Error::Io {
+                what: "cannot write",
+                path: path.clone(),
+                source,
+            })?;
+            node.tor.reload().await.map_err(|e| node_err(node, e))?;
+        }
+        let authority = authorities[0];
+        let deadline = tokio::time::Instant::now().checked_add(self.start_timeout);
+        let key = format!("ns/id/{fingerprint}");
+        loop {
+            match authority.tor.get_info(&key).await {
+                // 552: tor does not know the relay (any more).
+                Err(torp2p_daemon::Error::Command { code: 552, .. }) => return Ok(()),
+                Err(e) if e.is_tor_gone() => return Err(node_err(authority, e)),
+                Ok(_) | Err(_) => {}
+            }
+            if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                return Err(Error::StillListed {
+                    fingerprint,
+                    timeout: self.start_timeout,
+                    dir: self.dir().to_path_buf(),
+                });
+            }
+            tokio::time::sleep(CONSENSUS_POLL).await;
+        }
     }
 
     /// Kills every tor of the network and waits until each is reaped.
@@ -658,6 +746,7 @@ async fn start_nodes(b: &Builder, base: &Path) -> Result<Started, Error> {
             config = config.with_tor_bin(bin);
         }
         let name = p.name.clone();
+        let fingerprint = p.fingerprint.to_ascii_uppercase();
         let authority = p.role == Role::Authority;
         let ports = if authority {
             vec![p.or_port, p.dir_port]
@@ -665,20 +754,27 @@ async fn start_nodes(b: &Builder, base: &Path) -> Result<Started, Error> {
             vec![p.or_port]
         };
         spawns.push(tokio::spawn(async move {
-            (name, authority, ports, Tor::spawn(config).await)
+            (
+                name,
+                authority,
+                fingerprint,
+                ports,
+                Tor::spawn(config).await,
+            )
         }));
     }
     let mut nodes = Vec::with_capacity(count);
     let mut first_err = None;
     for s in spawns {
         match s.await {
-            Ok((name, authority, ports, Ok(tor))) => nodes.push(Node {
+            Ok((name, authority, fingerprint, ports, Ok(tor))) => nodes.push(Node {
                 name,
                 authority,
+                fingerprint,
                 tor,
                 ports,
             }),
-            Ok((name, _, _, Err(e))) => {
+            Ok((name, _, _, _, Err(e))) => {
                 first_err.get_or_insert(node_err(&name, e));
             }
             Err(join) => {

@@ -98,6 +98,7 @@ pub struct Config {
     pub(crate) max_concurrent_dials: usize,
     pub(crate) restart: RestartPolicy,
     pub(crate) reachability: ReachabilityWatch,
+    pub(crate) rotate_isolation: bool,
 }
 
 /// What [`Transport::new`](crate::Transport::new) does when its tor dies or hangs: start it
@@ -245,6 +246,8 @@ impl Config {
     /// - dials: [`torp2p_socks::Config::new`]: 120 s timeout per dial, stream isolation per
     ///   peer ([`Isolation::PerPeer`]: the `/p2p` peer id, or the address when there is none),
     ///   one retry after 1 s when tor answers "descriptor not found";
+    /// - a fresh isolation key for a peer after a dial to it failed at circuit level (see
+    ///   [`with_isolation_rotation`](Self::with_isolation_rotation));
     /// - SOCKS port: the one tor reports;
     /// - clearnet addresses: refused ([`Clearnet::Refuse`]);
     /// - publication: [`Publication::AllUploads`] with a 10 s cap (the listen address is
@@ -276,6 +279,7 @@ impl Config {
             max_concurrent_dials: DEFAULT_MAX_CONCURRENT_DIALS,
             restart: RestartPolicy::new(),
             reachability: ReachabilityWatch::new(),
+            rotate_isolation: true,
         }
     }
 
@@ -300,8 +304,39 @@ impl Config {
 
     /// Sets how dials share tor circuits (shorthand for the isolation of
     /// [`with_dial_config`](Self::with_dial_config)).
+    ///
+    /// With [`Isolation::PerPeer`] (the default) the key of a peer changes after a dial to it
+    /// failed at circuit level, so that the next dial gets new circuits: see
+    /// [`with_isolation_rotation`](Self::with_isolation_rotation).
     pub fn with_isolation(mut self, isolation: Isolation) -> Self {
         self.dial = self.dial.with_isolation(isolation);
+        self
+    }
+
+    /// Sets whether, under [`Isolation::PerPeer`], a dial to a peer after a failed one uses a
+    /// fresh isolation key. On by default.
+    ///
+    /// After a dial fails at circuit level ([`DialError::is_circuit_failure`]: the dial's
+    /// timeout, 0x06, or the onion service replies 0xF2 introduction failed, 0xF3 rendezvous
+    /// failed, 0xF7 introduction timed out), tor can keep every later stream with the same
+    /// SOCKS credentials waiting on the circuit that failed: a rendezvous circuit whose
+    /// introduction was acknowledged but whose rendezvous never comes is kept for about 3
+    /// minutes, and each dial to the peer times out behind it. So the next dial to that peer
+    /// sends `<peer id>#<n>` instead of the peer id (for a dial without a peer id,
+    /// `<target>#<n>`), with `n` never used before: tor builds new circuits for it, still
+    /// apart from every other peer's. A success keeps the key; only peers whose key changed
+    /// are remembered, at most 1024 (the least recently dialed is forgotten first and goes
+    /// back to the plain key). A new tor (after a restart) starts from plain keys. Streams to
+    /// one peer then use one set of circuits at a time, as before; what changes is only that
+    /// a failed set is not used again.
+    ///
+    /// Off: every dial to a peer sends the same key, as torp2p did before. No effect with
+    /// [`Isolation::PerConnection`] (every dial has a key of its own already) or
+    /// [`Isolation::Shared`] (no key).
+    ///
+    /// [`DialError::is_circuit_failure`]: torp2p_socks::DialError::is_circuit_failure
+    pub fn with_isolation_rotation(mut self, rotate: bool) -> Self {
+        self.rotate_isolation = rotate;
         self
     }
 

@@ -10,10 +10,11 @@ use torp2p_addr::{DialAddr, DialTarget, LocalAddr, OnionAddress};
 use torp2p_daemon::{
     ClientAuthKey, IncomingStream, OnionKey, OnionListener, OnionServiceOptions, Tor,
 };
-use torp2p_socks::DialError;
+use torp2p_socks::{DialError, Isolation};
 
 use tracing::{debug, info, warn};
 
+use super::rotation::Rotation;
 use super::tending::{self, Tending};
 use super::watch::Watcher;
 use super::{Backend, Readiness, Service, ServiceEvent};
@@ -38,6 +39,8 @@ pub(crate) struct CTor {
     client_auth: HashMap<OnionAddress, ClientAuthKey>,
     /// The services whose key tor has been given.
     client_auth_added: Mutex<HashSet<OnionAddress>>,
+    /// Per-peer isolation keys, fresh after a circuit-level failure.
+    rotation: Rotation,
 }
 
 impl CTor {
@@ -54,6 +57,10 @@ impl CTor {
             watch: config.reachability,
             client_auth: config.client_auth.clone(),
             client_auth_added: Mutex::new(HashSet::new()),
+            // Only per-peer keys are the same from one dial to the next.
+            rotation: Rotation::new(
+                config.rotate_isolation && config.dial.isolation() == Isolation::PerPeer,
+            ),
         }
     }
 
@@ -127,13 +134,19 @@ impl Backend for CTor {
         }
         let proxy = self.socks.as_ref().ok_or(Error::NoSocksPort)?;
         self.add_client_auth(&addr.target).await?;
-        // Isolation per peer: the peer id when the address names one, else the target address.
+        // Isolation per peer: the peer id when the address names one, else the target address;
+        // a fresh key after a dial to that peer failed at circuit level.
         let peer = addr.peer_id.map(|p| p.to_string());
-        let connect = torp2p_socks::connect(proxy, &addr.target, peer.as_deref(), &self.dial);
+        let target = addr.target.to_string();
+        let key = self.rotation.key(peer.as_deref(), &target);
+        let connect = torp2p_socks::connect(proxy, &addr.target, key.key.as_deref(), &self.dial);
         let result = tokio::select! {
             result = connect => result,
             gone = self.gone() => return Err(gone),
         };
+        if let Err(e) = &result {
+            self.rotation.failed(peer.as_deref(), &target, &key, e);
+        }
         match result {
             Ok(stream) => Ok(Stream::outbound(stream)),
             // The SOCKS port can fail a moment before the daemon notices that tor is gone:

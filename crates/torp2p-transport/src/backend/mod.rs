@@ -31,6 +31,7 @@ use crate::error::Error;
 use crate::stream::Stream;
 
 pub(crate) mod c_tor;
+mod rotation;
 pub(crate) mod supervised;
 pub(crate) mod tending;
 pub(crate) mod watch;
