@@ -181,6 +181,30 @@ impl TorProcess {
         Ok(Started { process, control })
     }
 
+    /// Between two polls of a startup wait: tor's exit error if it exited, the timeout error
+    /// past `deadline`, else a pause until the next poll (cut short if tor exits).
+    async fn next_poll(
+        &self,
+        exited: &mut watch::Receiver<Option<String>>,
+        deadline: Option<tokio::time::Instant>,
+        timeout: Duration,
+    ) -> Result<()> {
+        if exited.borrow().is_some() {
+            return Err(self.exit_error());
+        }
+        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            return Err(Error::ControlPortTimeout {
+                timeout,
+                last_log: self.log.text(),
+            });
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(STARTUP_POLL) => {}
+            _ = exited.changed() => {}
+        }
+        Ok(())
+    }
+
     /// Polls until the control port at `addr` accepts a connection (the probe is closed at
     /// once) while watching for tor's exit; `timeout` as for [`Self::wait_control_file`].
     async fn wait_control_addr(&self, addr: &LocalAddr, timeout: Duration) -> Result<()> {
@@ -197,19 +221,7 @@ impl TorProcess {
             if accepted {
                 return Ok(());
             }
-            if exited.borrow().is_some() {
-                return Err(self.exit_error());
-            }
-            if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-                return Err(Error::ControlPortTimeout {
-                    timeout,
-                    last_log: self.log.text(),
-                });
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(STARTUP_POLL) => {}
-                _ = exited.changed() => {}
-            }
+            self.next_poll(&mut exited, deadline, timeout).await?;
         }
     }
 
@@ -225,19 +237,7 @@ impl TorProcess {
             {
                 return Ok(addr);
             }
-            if exited.borrow().is_some() {
-                return Err(self.exit_error());
-            }
-            if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-                return Err(Error::ControlPortTimeout {
-                    timeout,
-                    last_log: self.log.text(),
-                });
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(STARTUP_POLL) => {}
-                _ = exited.changed() => {}
-            }
+            self.next_poll(&mut exited, deadline, timeout).await?;
         }
     }
 

@@ -422,3 +422,14 @@ pub async fn try_connect_within(
         Err(_) => Err(failures),
     }
 }
+
+/// Sends `sig` (e.g. `-STOP`, `-KILL`) to the process `pid`, one this test started (a tor of
+/// its own), and asserts that `kill` did it.
+pub fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("`kill` runs")
+        .success();
+    assert!(ok, "kill {sig} {pid}");
+}

@@ -29,15 +29,6 @@ fn tor_pid(dir: &Path) -> Option<u32> {
     })
 }
 
-fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {sig} {pid}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_or_hung_tor_is_replaced_and_the_service_comes_back() {
     init_test_logging();

@@ -30,15 +30,6 @@ fn rotation() -> bool {
     std::env::var("TORP2P_ISOLATION_ROTATION").as_deref() != Ok("off")
 }
 
-fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {sig} {pid}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement of a few minutes: run with --ignored"]
 async fn a_dial_stalled_behind_an_acknowledged_introduction() {
