@@ -5,7 +5,8 @@
 //! every test file starts a private network of its own, causes its faults (the transport's tor
 //! SIGKILLed and SIGSTOPped, its network off, its control connection cut, relays killed in each
 //! role) and asserts that the service comes back and peers connect. Each scenario prints one
-//! line, `RECOVERY | <scenario> | <label>: <seconds> s; <label>: <seconds> s; ...`; this
+//! line, `RECOVERY | <scenario> | <label>: <seconds> s; <label>: <seconds> s; ...` (a label
+//! has no `; ` of its own: a line that does not parse is not counted); this
 //! command collects them and fails unless every run passed.
 
 use std::collections::BTreeMap;

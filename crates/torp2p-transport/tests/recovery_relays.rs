@@ -448,7 +448,7 @@ async fn a_relay_killed_in_each_role() {
                 .await;
 
                 let b_label = if again.redialed {
-                    "B reconnected (its connection broke; from the kill to a ping on the new one)"
+                    "B reconnected (its connection broke, from the kill to a ping on the new one)"
                 } else {
                     "B kept its connection (from the kill to a ping sent after it)"
                 };
