@@ -6,7 +6,7 @@
 //! SIGKILLed and SIGSTOPped, its network off, its control connection cut, relays killed in each
 //! role) and asserts that the service comes back and peers connect. Each scenario prints one
 //! line, `RECOVERY | <scenario> | <label>: <seconds> s; <label>: <seconds> s; ...` (a label
-//! has no `; ` of its own: a line that does not parse is not counted); this
+//! has no `; ` of its own: a line that does not parse fails the run); this
 //! command collects them and fails unless every run passed.
 
 use std::collections::BTreeMap;
@@ -102,6 +102,20 @@ pub(crate) fn faults(args: &[String]) -> Result<(), String> {
                 "xtask faults: run {run} failed ({}); why:\n{}",
                 out.status,
                 why_failed(&text)
+            );
+        }
+        let unparsed: Vec<&str> = text
+            .lines()
+            .filter(|l| l.trim().starts_with("RECOVERY |") && parse(l).is_none())
+            .collect();
+        if !unparsed.is_empty() {
+            // A figure we cannot read is a defect of the test, not a figure to leave out.
+            if out.status.success() {
+                failed += 1;
+            }
+            eprintln!(
+                "xtask faults: run {run}: RECOVERY lines not in the format `label: X s; ...`:\n{}",
+                unparsed.join("\n")
             );
         }
         for (scenario, figures) in text.lines().filter_map(parse) {
