@@ -346,6 +346,37 @@ pub async fn dial_and_ping(a: &mut Peer, b: &mut Peer, addr: &Multiaddr) {
     .await;
 }
 
+/// B dials A at `addr_a` and A dials B at `addr_b` (peer ids added), at once and without
+/// retries, and both swarms run until each has pinged the other over a connection it dialed
+/// and one it accepted, and identify has told each of them exactly the other's onion address.
+pub async fn ping_both_ways(a: &mut Peer, b: &mut Peer, addr_a: &Multiaddr, addr_b: &Multiaddr) {
+    b.swarm
+        .dial(addr_a.clone().with(Protocol::P2p(a.id)))
+        .unwrap();
+    a.swarm
+        .dial(addr_b.clone().with(Protocol::P2p(b.id)))
+        .unwrap();
+    let mut pings = Pings::default();
+    let mut identified = HashSet::new();
+    drive(a, b, "pings both ways and identify", |side, e| {
+        pings.see(side, e);
+        if let SwarmEvent::Behaviour(BehaviourEvent::Identify(libp2p_identify::Event::Received {
+            info,
+            ..
+        })) = e
+        {
+            let expected = match side {
+                Side::A => addr_b,
+                Side::B => addr_a,
+            };
+            assert_eq!(info.listen_addrs, vec![expected.clone()], "{side:?}");
+            identified.insert(side as usize);
+        }
+        pings.both_ways() && identified.len() == 2
+    })
+    .await;
+}
+
 /// Dials until connected (a restarted service can take a few attempts while the dialer's tor
 /// still has its old descriptor), at most [`STEP`].
 pub async fn reconnect(a: &mut Peer, b: &mut Peer, addr: &Multiaddr) {

@@ -8,7 +8,6 @@
 
 use std::collections::HashSet;
 
-use libp2p_core::multiaddr::Protocol;
 use libp2p_swarm::{SwarmEvent, dial_opts::DialOpts};
 
 use torp2p_swarm_test::*;
@@ -30,32 +29,8 @@ async fn swarms_ping_each_other_over_onion_services() {
 
             // 2. Pings both ways: B dials A's onion service and A dials B's, each at once after the
             //    address was reported, with no retry of "descriptor not found".
-            b.swarm
-                .dial(addr_a.clone().with(Protocol::P2p(a.id)))
-                .unwrap();
-            a.swarm
-                .dial(addr_b.clone().with(Protocol::P2p(b.id)))
-                .unwrap();
-            let mut pings = Pings::default();
-            let mut identified = HashSet::new();
-            drive(&mut a, &mut b, "pings both ways and identify", |side, e| {
-                pings.see(side, e);
-                if let SwarmEvent::Behaviour(BehaviourEvent::Identify(libp2p_identify::Event::Received {
-                    info,
-                    ..
-                })) = e
-                {
-                    // 3. What identify tells about the other: its onion address, nothing else.
-                    let expected = match side {
-                        Side::A => &addr_b,
-                        Side::B => &addr_a,
-                    };
-                    assert_eq!(info.listen_addrs, vec![expected.clone()], "{side:?}");
-                    identified.insert(side as usize);
-                }
-                pings.both_ways() && identified.len() == 2
-            })
-            .await;
+            //    3. What identify tells about the other: its onion address, nothing else.
+            ping_both_ways(&mut a, &mut b, &addr_a, &addr_b).await;
 
             // 4. Removing A's listener removes its onion service: the listener closes cleanly, and a
             //    new dial fails with tor's reason once the connections are gone.

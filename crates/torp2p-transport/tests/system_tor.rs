@@ -13,15 +13,12 @@
 //! It needs root (CI runs as root), as the service does: without root it fails, saying so.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::os::unix::fs::MetadataExt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use libp2p_core::multiaddr::Protocol;
 use libp2p_identity::Keypair;
-use libp2p_swarm::SwarmEvent;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
@@ -215,30 +212,7 @@ async fn swarms_ping_through_the_system_tor_running_as_another_user() {
             let (_listener_a, addr_a) = listen(&mut a, &mut b, Side::A, 4001).await;
             let (_listener_b, addr_b) = listen(&mut a, &mut b, Side::B, 4002).await;
             lap("both listen");
-            b.swarm
-                .dial(addr_a.clone().with(Protocol::P2p(a.id)))
-                .unwrap();
-            a.swarm
-                .dial(addr_b.clone().with(Protocol::P2p(b.id)))
-                .unwrap();
-            let mut pings = Pings::default();
-            let mut identified = HashSet::new();
-            drive(&mut a, &mut b, "pings both ways and identify", |side, e| {
-                pings.see(side, e);
-                if let SwarmEvent::Behaviour(BehaviourEvent::Identify(
-                    libp2p_identify::Event::Received { info, .. },
-                )) = e
-                {
-                    let expected = match side {
-                        Side::A => &addr_b,
-                        Side::B => &addr_a,
-                    };
-                    assert_eq!(info.listen_addrs, vec![expected.clone()], "{side:?}");
-                    identified.insert(side as usize);
-                }
-                pings.both_ways() && identified.len() == 2
-            })
-            .await;
+            ping_both_ways(&mut a, &mut b, &addr_a, &addr_b).await;
             lap("pinged both ways through the system's tor");
 
             // 4. A's listener chose the TCP port by itself and said so, with why, at info
