@@ -19,15 +19,22 @@ const STEP: Duration = Duration::from_secs(120);
 struct Terminal {
     child: Child,
     seen: Arc<Mutex<Vec<u8>>>,
+    /// The thread copying the terminal's output into `seen`; it ends at the terminal's end.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Terminal {
     fn run(args: &[&str]) -> Self {
-        let mut command = vec![BIN.to_string()];
+        // `exec`: the program takes the shell's place, so that Ctrl-C reaches it alone and
+        // `script -e` reports its exit status. (Without it, a shell that forks, as dash does,
+        // dies of the SIGINT itself and `script` reports 130: CI's runs had `SHELL` unset.)
+        let mut command = vec!["exec".to_string(), format!("'{BIN}'")];
         command.extend(args.iter().map(|a| format!("'{a}'")));
         let mut child = Command::new("script")
             // Quiet, the child's exit code, flushed at once, no typescript file.
             .args(["-q", "-e", "-f", "-c", &command.join(" "), "/dev/null"])
+            // The shell `script` runs the command with: the same one wherever the test runs.
+            .env("SHELL", "/bin/sh")
             .env("TERM", "xterm-256color")
             .env("COLUMNS", "120")
             .env_remove("RUST_LOG")
@@ -39,7 +46,7 @@ impl Terminal {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let mut out = child.stdout.take().unwrap();
         let sink = seen.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = out.read(&mut buf) {
                 if n == 0 {
@@ -48,7 +55,11 @@ impl Terminal {
                 sink.lock().unwrap().extend_from_slice(&buf[..n]);
             }
         });
-        Self { child, seen }
+        Self {
+            child,
+            seen,
+            reader: Some(reader),
+        }
     }
 
     /// The terminal's text so far, escape sequences removed, `\r` kept.
@@ -89,11 +100,17 @@ impl Terminal {
         stdin.flush().unwrap();
     }
 
-    /// Waits for the program to exit, at most [`STEP`]; its exit status.
+    /// Waits for the program to exit, at most [`STEP`], and for the last of its output; its
+    /// exit status.
     fn wait(&mut self) -> std::process::ExitStatus {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                // The terminal closes with the program: read what it wrote last (a panic, an
+                // error) before anyone looks at the text.
+                if let Some(reader) = self.reader.take() {
+                    let _ = reader.join();
+                }
                 return status;
             }
             assert!(
@@ -186,9 +203,10 @@ fn the_bar_the_pings_and_json_lines() {
             // A dialer in a terminal: ping(8)-like lines.
             let mut dialer =
                 Terminal::run(&["--torrc-extra", &torrc, "dial", &addr, "--count", "2"]);
+            let status = dialer.wait();
             assert!(
-                dialer.wait().success(),
-                "the dialer succeeds:\n{}",
+                status.success(),
+                "the dialer succeeds ({status}):\n{}",
                 dialer.text()
             );
             let text = dialer.text();
@@ -243,9 +261,10 @@ fn the_bar_the_pings_and_json_lines() {
             // The listener's terminal shows each connection and its pings; Ctrl-C in the
             // terminal stops it cleanly.
             listener.type_ctrl_c();
+            let status = listener.wait();
             assert!(
-                listener.wait().success(),
-                "Ctrl-C stops the listener:\n{}",
+                status.success(),
+                "Ctrl-C stops the listener cleanly ({status}):\n{}",
                 listener.text()
             );
             let text = listener.text();
