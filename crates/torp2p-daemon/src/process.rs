@@ -119,6 +119,10 @@ impl TorProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
+            // A process group of its own: a terminal's Ctrl-C (SIGINT to the foreground group)
+            // is the application's to handle, not tor's. Tor still exits with us: it is owned
+            // (`__OwningControllerProcess`) and killed on drop.
+            .process_group(0)
             .spawn()
             .map_err(|source| Error::Spawn {
                 binary: binary.clone(),

@@ -36,6 +36,25 @@ async fn assert_dies(pid: u32) {
     panic!("tor {pid} is still running");
 }
 
+/// The process group of `pid` (the fifth field of `/proc/<pid>/stat`).
+fn process_group(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = stat.rsplit(')').next().unwrap();
+    rest.split_whitespace().nth(2).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn tor_is_out_of_reach_of_the_terminals_ctrl_c() {
+    // A terminal sends Ctrl-C (SIGINT) to its whole foreground process group. Tor must not
+    // get it: the application decides when to stop, and would otherwise see its tor die
+    // (and restart it) while it shuts down. Tor still dies with us (ownership).
+    let tor = Tor::spawn(offline()).await.unwrap();
+    let pid = tor.pid().unwrap();
+    assert_ne!(process_group(pid), process_group(std::process::id()));
+    assert_eq!(process_group(pid), pid, "tor leads a process group of its own");
+    tor.shutdown().await;
+}
+
 fn unix_target(dir: &Path) -> LocalAddr {
     LocalAddr::Unix(dir.join("target.sock"))
 }
