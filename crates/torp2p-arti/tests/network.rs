@@ -230,6 +230,11 @@ fn c_tor_and_arti_dial_an_arti_onion_service() {
         TestNet::builder()
             .run(async |net| -> Result<(), BoxError> {
                 eprintln!("network ready after {:?}", t0.elapsed());
+                let values = net.shared_random_values().await?;
+                assert!(
+                    matches!(values, (Some(_), Some(_))),
+                    "both shared random values from the start: {values:?}"
+                );
                 let t = Instant::now();
                 let (c_tor, host, dialer) = tokio::join!(
                     net.spawn_client(),
@@ -245,39 +250,27 @@ fn c_tor_and_arti_dial_an_arti_onion_service() {
                     key.onion_address()
                 );
                 let t = Instant::now();
-                let service = host.listen(key.expanded_secret(), 80)?;
+                let mut service = host.listen(key.expanded_secret(), 80)?;
                 assert_eq!(service.onion_address(), key.onion_address());
                 assert_eq!(service.address().port(), 80);
                 let state = service.state();
                 assert!(!state.is_reachable(), "{state:?}");
+                // arti calls its service reachable once descriptors for two time periods are
+                // uploaded, which needs the two shared random values the testnet seeds.
+                service.wait_reachable(Duration::from_secs(120)).await?;
+                assert_eq!(service.state(), ServiceState::Reachable);
+                eprintln!(
+                    "arti's service reachable {:?} after the launch",
+                    t.elapsed()
+                );
                 let target = OnionSocketAddr::new(key.onion_address(), 80)?;
                 serve_echo(service);
 
-                // arti calls its service reachable only once descriptors for two time periods
-                // are uploaded, which needs shared random values that a new network does not
-                // have yet (see FACTS.md): dial until the descriptor is found instead.
                 let proxy = c_tor.socks_addr().expect("a SOCKS port").clone();
                 let socks = torp2p_socks::Config::new().with_timeout(Duration::from_secs(60));
-                let deadline = Instant::now() + Duration::from_secs(60);
-                let mut stream = loop {
-                    let r = torp2p_socks::connect(
-                        &proxy,
-                        &DialTarget::Onion(target),
-                        Some("c"),
-                        &socks,
-                    )
-                    .await;
-                    match r {
-                        Ok(s) => break s,
-                        Err(e @ torp2p_socks::DialError::DescriptorNotFound { .. })
-                            if Instant::now() < deadline =>
-                        {
-                            eprintln!("C tor: {e}; again");
-                            tokio::time::sleep(Duration::from_millis(500)).await;
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                };
+                let mut stream =
+                    torp2p_socks::connect(&proxy, &DialTarget::Onion(target), Some("c"), &socks)
+                        .await?;
                 eprintln!("C tor connected {:?} after the launch", t.elapsed());
                 let rtt = echo(&mut stream, 10).await;
                 eprintln!("C tor -> arti echo round trip median {rtt:?}");
@@ -298,63 +291,6 @@ fn c_tor_and_arti_dial_an_arti_onion_service() {
                 eprintln!("port 81: {err}");
                 assert!(matches!(err, DialError::Other { .. }), "{err:?}");
                 echo(&mut stream, 1).await;
-
-                c_tor.shutdown().await;
-                Ok(())
-            })
-            .await
-            .unwrap();
-        eprintln!("test done after {:?}", t0.elapsed());
-    });
-}
-
-/// Once the network has two shared random values (about 10 minutes after its start), arti
-/// has descriptors for two time periods and reports its service reachable; C tor and arti
-/// then reach it at their first dial. Ignored by default for its length: run it with
-/// `cargo test -p torp2p-arti --test network -- --ignored`.
-#[test]
-#[ignore = "waits about 10 minutes for the network's shared random values"]
-fn an_arti_service_is_reachable_once_the_network_has_shared_random_values() {
-    with_runtime(async |storage| {
-        let t0 = Instant::now();
-        TestNet::builder()
-            .run(async |net| -> Result<(), BoxError> {
-                let deadline = Instant::now() + Duration::from_secs(20 * 60);
-                loop {
-                    match net.shared_random_values().await? {
-                        (Some(_), Some(_)) => break,
-                        _ if Instant::now() > deadline => {
-                            return Err("no two shared random values after 20 minutes".into());
-                        }
-                        _ => tokio::time::sleep(Duration::from_secs(5)).await,
-                    }
-                }
-                eprintln!("two shared random values after {:?}", t0.elapsed());
-                let (c_tor, host, dialer) = tokio::join!(
-                    net.spawn_client(),
-                    arti_client(net, &storage, "arti-host"),
-                    arti_client(net, &storage, "arti-dialer"),
-                );
-                let (c_tor, host, dialer) = (c_tor?, host?, dialer?);
-
-                let key = OnionKey::generate();
-                let t = Instant::now();
-                let mut service = host.listen(key.expanded_secret(), 80)?;
-                service.wait_reachable(Duration::from_secs(120)).await?;
-                assert_eq!(service.state(), ServiceState::Reachable);
-                eprintln!("arti's service reachable after {:?}", t.elapsed());
-                let target = OnionSocketAddr::new(key.onion_address(), 80)?;
-                serve_echo(service);
-
-                let proxy = c_tor.socks_addr().expect("a SOCKS port").clone();
-                let socks = torp2p_socks::Config::new().with_timeout(Duration::from_secs(60));
-                let t = Instant::now();
-                let mut stream =
-                    torp2p_socks::connect(&proxy, &DialTarget::Onion(target), None, &socks).await?;
-                eprintln!("C tor connected in {:?}", t.elapsed());
-                echo(&mut stream, 3).await;
-                let mut stream = dialer.dial(&target, &Isolation::Shared).await?;
-                echo(&mut stream, 3).await;
 
                 c_tor.shutdown().await;
                 Ok(())

@@ -51,7 +51,11 @@ async fn tor_is_out_of_reach_of_the_terminals_ctrl_c() {
     let tor = Tor::spawn(offline()).await.unwrap();
     let pid = tor.pid().unwrap();
     assert_ne!(process_group(pid), process_group(std::process::id()));
-    assert_eq!(process_group(pid), pid, "tor leads a process group of its own");
+    assert_eq!(
+        process_group(pid),
+        pid,
+        "tor leads a process group of its own"
+    );
     tor.shutdown().await;
 }
 

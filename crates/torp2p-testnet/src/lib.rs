@@ -5,6 +5,7 @@ mod consensus;
 mod error;
 mod net;
 mod ports;
+mod shared_random;
 mod system;
 
 pub use error::Error;

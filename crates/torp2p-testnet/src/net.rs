@@ -452,17 +452,18 @@ impl TestNet {
         Ok(consensus::relay_flags(&ns).remove(nickname))
     }
 
-    /// The shared random values in the consensus of the network's first running authority
-    /// (`GETINFO sr/previous` and `sr/current`): `(previous, current)`, each `None` until the
-    /// authorities have computed one.
+    /// The shared random values of the network's first running authority (`GETINFO
+    /// sr/previous` and `sr/current`): `(previous, current)`, each `None` if it has none.
     ///
-    /// A new network has none. Shared-random protocol runs last 24 voting intervals (6 minutes,
-    /// aligned to multiples of 6 minutes since the epoch); the authorities compute a value at
-    /// the end of each run whose commit phase (its first half) they took part in, so the first
-    /// comes 3–9 minutes after the start and the second 6 minutes later (measured once: 3.5
-    /// and 9.6 minutes). Until a time period has its value, C tor and arti place its
-    /// descriptors with the "disaster" value; arti reports its onion services reachable only
-    /// once it has descriptors for two time periods, which needs both values.
+    /// A new network has both from its first vote on: the authorities start with the same
+    /// two random values in their `sr-state` files, as the live network always has two. At
+    /// the end of each shared-random protocol run (24 voting intervals, 6 minutes, aligned to
+    /// multiples of 6 minutes since the epoch) the current value becomes the previous one and
+    /// the authorities compute a new current one. Without them (as on a network started
+    /// without the seed) the first value came 3–9 minutes after the start, the second 6
+    /// minutes later, and arti reported its onion services reachable only then: it needs
+    /// descriptors for two time periods, and places the second with a shared random value
+    /// only.
     ///
     /// # Errors
     ///
@@ -669,6 +670,14 @@ async fn start_nodes(b: &Builder, base: &Path) -> Result<Started, Error> {
             v3ident,
         });
     }
+
+    // Shared random values from the first vote on, as the live network has them.
+    crate::shared_random::seed(
+        plans
+            .iter()
+            .filter(|p| p.role == Role::Authority)
+            .map(|p| p.dir.as_path()),
+    )?;
 
     // Consensus weights from a bandwidth file, so that every relay gets Fast and Guard.
     let bw_file = base.join("bandwidth");
