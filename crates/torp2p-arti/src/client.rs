@@ -4,14 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arti_client::config::BoolOrAuto;
-use arti_client::{HasKind as _, StreamPrefs, TorClient};
+use arti_client::{HasKind as _, IntoTorAddr as _, StreamPrefs, TorAddr, TorClient};
 use futures::StreamExt as _;
 use tor_hscrypto::pk::{HsIdKey, HsIdKeypair};
 use tor_hsservice::config::OnionServiceConfigBuilder;
 use tor_hsservice::{HsNickname, handle_rend_requests};
 use tor_llcrypto::pk::ed25519::ExpandedKeypair;
 use tor_rtcompat::PreferredRuntime;
-use torp2p_addr::{OnionAddress, OnionSocketAddr};
+use torp2p_addr::{DialTarget, OnionAddress, OnionSocketAddr};
 
 use crate::config::Config;
 use crate::error::{ArtiError, DialError, Error};
@@ -96,13 +96,17 @@ impl Client {
     /// Opens a stream to `target` over Tor, with circuits shared as `isolation` says, within
     /// the configured dial timeout. No I/O happens before the future is polled.
     ///
+    /// An onion service is reached through a rendezvous; a clearnet target (a DNS name,
+    /// resolved by the exit relay, never here, or an IP address) through an exit relay. Local
+    /// and private IP addresses are refused by arti. Nothing is ever connected to directly.
+    ///
     /// # Errors
     ///
     /// A [`DialError`]: the kinds that C tor reports with its extended SOCKS replies, the
     /// timeout, or [`DialError::Other`].
     pub async fn dial(
         &self,
-        target: &OnionSocketAddr,
+        target: &DialTarget,
         isolation: &Isolation,
     ) -> Result<Stream, DialError> {
         let mut prefs = StreamPrefs::new();
@@ -116,10 +120,18 @@ impl Client {
                 prefs.new_isolation_group();
             }
         }
-        let host = target.address().to_domain();
-        let connect = self
-            .tor
-            .connect_with_prefs((host.as_str(), target.port()), &prefs);
+        let addr = match target {
+            DialTarget::Onion(onion) => (onion.address().to_domain(), onion.port()).into_tor_addr(),
+            DialTarget::Dns { name, port } => (name.as_str(), *port).into_tor_addr(),
+            DialTarget::Ip(ip) => TorAddr::dangerously_from(*ip),
+            _ => {
+                return Err(DialError::UnsupportedTarget {
+                    target: target.clone(),
+                });
+            }
+        };
+        let addr = addr.map_err(|e| DialError::from_arti(target.clone(), e.into()))?;
+        let connect = self.tor.connect_with_prefs(addr, &prefs);
         let timeout = self.dial_timeout;
         let done = match tokio::time::Instant::now().checked_add(timeout) {
             Some(deadline) => tokio::time::timeout_at(deadline, connect).await,
@@ -127,9 +139,9 @@ impl Client {
         };
         match done {
             Ok(Ok(stream)) => Ok(Stream::new(stream)),
-            Ok(Err(e)) => Err(DialError::from_arti(*target, e)),
+            Ok(Err(e)) => Err(DialError::from_arti(target.clone(), e)),
             Err(_) => Err(DialError::Timeout {
-                target: *target,
+                target: target.clone(),
                 timeout,
             }),
         }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use arti_client::{ErrorKind, HasKind};
-use torp2p_addr::{OnionAddress, OnionSocketAddr};
+use torp2p_addr::{DialTarget, OnionAddress};
 
 use crate::service::ServiceState;
 
@@ -190,6 +190,7 @@ pub enum Error {
 /// | [`ClientAuthWrong`](Self::ClientAuthWrong) | `OnionServiceWrongClientAuth` | 0xF5 |
 /// | [`BadOnionAddress`](Self::BadOnionAddress) | `OnionServiceAddressInvalid`, `InvalidStreamTarget` | 0xF6 |
 /// | [`Timeout`](Self::Timeout) | none: the dial's own timeout | none (torp2p-socks `Timeout`) |
+/// | [`UnsupportedTarget`](Self::UnsupportedTarget) | none: refused before any I/O | |
 /// | [`Other`](Self::Other) | any other kind ([`ArtiError::kind`] names it) | |
 ///
 /// Messages name the target, onion address included: log them at debug level.
@@ -200,7 +201,7 @@ pub enum DialError {
     #[error("descriptor of {target} not found: {source}")]
     DescriptorNotFound {
         /// The target of the dial.
-        target: OnionSocketAddr,
+        target: DialTarget,
         /// arti's error.
         #[source]
         source: ArtiError,
@@ -210,7 +211,7 @@ pub enum DialError {
     #[error("introduction to {target} failed: {source}")]
     IntroductionFailed {
         /// The target of the dial.
-        target: OnionSocketAddr,
+        target: DialTarget,
         /// arti's error.
         #[source]
         source: ArtiError,
@@ -220,7 +221,7 @@ pub enum DialError {
     #[error("rendezvous with {target} failed: {source}")]
     RendezvousFailed {
         /// The target of the dial.
-        target: OnionSocketAddr,
+        target: DialTarget,
         /// arti's error.
         #[source]
         source: ArtiError,
@@ -230,7 +231,7 @@ pub enum DialError {
     #[error("{target} requires client authorization: {source}")]
     ClientAuthMissing {
         /// The target of the dial.
-        target: OnionSocketAddr,
+        target: DialTarget,
         /// arti's error.
         #[source]
         source: ArtiError,
@@ -240,7 +241,7 @@ pub enum DialError {
     #[error("client authorization for {target} is wrong: {source}")]
     ClientAuthWrong {
         /// The target of the dial.
-        target: OnionSocketAddr,
+        target: DialTarget,
         /// arti's error.
         #[source]
         source: ArtiError,
@@ -250,7 +251,7 @@ pub enum DialError {
     #[error("invalid onion address {target}: {source}")]
     BadOnionAddress {
         /// The target of the dial.
-        target: OnionSocketAddr,
+        target: DialTarget,
         /// arti's error.
         #[source]
         source: ArtiError,
@@ -260,16 +261,23 @@ pub enum DialError {
     #[error("dial to {target} timed out after {timeout:?}")]
     Timeout {
         /// The target of the dial.
-        target: OnionSocketAddr,
+        target: DialTarget,
         /// The timeout that ran out.
         timeout: Duration,
+    },
+
+    /// A kind of target this version cannot dial (`DialTarget` may grow new kinds).
+    #[error("cannot dial {target} through arti: this kind of target is not supported")]
+    UnsupportedTarget {
+        /// The target of the dial.
+        target: DialTarget,
     },
 
     /// Any other failure; [`ArtiError::kind`] of the source says which.
     #[error("dial to {target} failed: {source}")]
     Other {
         /// The target of the dial.
-        target: OnionSocketAddr,
+        target: DialTarget,
         /// arti's error.
         #[source]
         source: ArtiError,
@@ -278,7 +286,7 @@ pub enum DialError {
 
 impl DialError {
     /// Classifies arti's error for a dial to `target`.
-    pub(crate) fn from_arti(target: OnionSocketAddr, e: arti_client::Error) -> Self {
+    pub(crate) fn from_arti(target: DialTarget, e: arti_client::Error) -> Self {
         let source = ArtiError::with_kind(e);
         match classify(source.error_kind()) {
             Class::DescriptorNotFound => Self::DescriptorNotFound { target, source },
@@ -292,7 +300,7 @@ impl DialError {
     }
 
     /// The target of the failed dial.
-    pub fn target(&self) -> &OnionSocketAddr {
+    pub fn target(&self) -> &DialTarget {
         match self {
             Self::DescriptorNotFound { target, .. }
             | Self::IntroductionFailed { target, .. }
@@ -301,6 +309,7 @@ impl DialError {
             | Self::ClientAuthWrong { target, .. }
             | Self::BadOnionAddress { target, .. }
             | Self::Timeout { target, .. }
+            | Self::UnsupportedTarget { target }
             | Self::Other { target, .. } => target,
         }
     }
@@ -315,6 +324,7 @@ impl DialError {
             Self::ClientAuthMissing { .. }
                 | Self::ClientAuthWrong { .. }
                 | Self::BadOnionAddress { .. }
+                | Self::UnsupportedTarget { .. }
         )
     }
 }

@@ -114,6 +114,15 @@ impl OnionService {
             .map(|s| ServiceState::from_arti(s.state()))
     }
 
+    /// The service's states from now on, as a stream of its own (independent of
+    /// [`next_state`](Self::next_state) and of [`accept`](Self::accept), so that a task
+    /// can watch the state while another accepts). It ends when the service is gone.
+    pub fn states(&self) -> impl futures::Stream<Item = ServiceState> + Send + Unpin + use<> {
+        self.running
+            .status_events()
+            .map(|s| ServiceState::from_arti(s.state()))
+    }
+
     /// Waits until arti believes the service reachable ([`ServiceState::Reachable`]).
     ///
     /// # Errors

@@ -98,7 +98,7 @@ async fn dial_retrying(
 ) -> Result<torp2p_arti::Stream, DialError> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        match client.dial(target, isolation).await {
+        match client.dial(&DialTarget::Onion(*target), isolation).await {
             Err(e) if e.is_retryable() && Instant::now() < deadline => {
                 eprintln!("dial failed, again in 1 s: {e}");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -197,12 +197,17 @@ fn arti_dials_a_c_tor_onion_service() {
                 let rtt = echo(&mut stream, 10).await;
                 eprintln!("echo round trip median {rtt:?}");
                 // A second stream, isolated from the first.
-                let mut other = arti.dial(&target, &Isolation::Fresh).await?;
+                let mut other = arti
+                    .dial(&DialTarget::Onion(target), &Isolation::Fresh)
+                    .await?;
                 echo(&mut other, 1).await;
 
                 let nobody = OnionSocketAddr::new(OnionKey::generate().onion_address(), 80)?;
                 let t = Instant::now();
-                let err = arti.dial(&nobody, &Isolation::Shared).await.unwrap_err();
+                let err = arti
+                    .dial(&DialTarget::Onion(nobody), &Isolation::Shared)
+                    .await
+                    .unwrap_err();
                 eprintln!("unpublished address: {err} after {:?}", t.elapsed());
                 assert!(
                     matches!(err, DialError::DescriptorNotFound { .. }),
@@ -277,7 +282,9 @@ fn c_tor_and_arti_dial_an_arti_onion_service() {
 
                 // Another arti (the descriptor is published by now).
                 let t = Instant::now();
-                let mut stream = dialer.dial(&target, &Isolation::Shared).await?;
+                let mut stream = dialer
+                    .dial(&DialTarget::Onion(target), &Isolation::Shared)
+                    .await?;
                 eprintln!("arti connected in {:?}", t.elapsed());
                 let rtt = echo(&mut stream, 10).await;
                 eprintln!("arti -> arti echo round trip median {rtt:?}");
@@ -285,7 +292,7 @@ fn c_tor_and_arti_dial_an_arti_onion_service() {
                 // Port 81 is not served: the stream is refused, the service keeps serving.
                 let other_port = OnionSocketAddr::new(key.onion_address(), 81)?;
                 let err = dialer
-                    .dial(&other_port, &Isolation::Shared)
+                    .dial(&DialTarget::Onion(other_port), &Isolation::Shared)
                     .await
                     .unwrap_err();
                 eprintln!("port 81: {err}");

@@ -111,6 +111,22 @@ impl OnionServiceOptions {
     pub fn listen_target(&self) -> ListenTarget {
         self.listen_target
     }
+
+    /// The stream limit per rendezvous circuit, if any ([`with_max_streams`](Self::with_max_streams)).
+    pub fn max_streams(&self) -> Option<u16> {
+        self.max_streams
+    }
+
+    /// The clients authorized to connect ([`with_authorized_client`](Self::with_authorized_client));
+    /// empty: anyone who knows the address.
+    pub fn authorized_clients(&self) -> &[ClientAuthPublicKey] {
+        &self.client_auth_v3
+    }
+
+    /// The proof-of-work defenses, if on ([`with_pow_defenses`](Self::with_pow_defenses)).
+    pub fn pow_defenses(&self) -> Option<PowDefenses> {
+        self.pow
+    }
 }
 
 /// When an onion service counts as published.

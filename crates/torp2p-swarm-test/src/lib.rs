@@ -407,6 +407,20 @@ pub fn dial_failures(error: &DialError) -> Vec<(&tor::DialError, bool)> {
     }
 }
 
+/// Why a failed dial failed, whichever backend made it, and whether it says that tor is gone:
+/// one entry per address tried.
+pub fn dial_failure_kinds(error: &DialError) -> Vec<(tor::DialFailure, bool)> {
+    match error {
+        DialError::Transport(errors) => errors
+            .iter()
+            .filter_map(|(_, e)| {
+                tor::Error::dial_failure_in(e).map(|d| (d, tor::Error::is_tor_gone_in(e)))
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Like [`reconnect_within`], but reports instead of panicking: `Ok(time to connect)`, or
 /// `Err(the failures)` when `limit` ran out. Every failure must carry tor's typed reason.
 pub async fn try_connect_within(
@@ -438,9 +452,17 @@ pub async fn try_connect_within(
                     return;
                 }
                 SwarmEvent::OutgoingConnectionError { error, .. } if side == Side::B => {
-                    let typed = dial_failures(&error);
-                    assert!(!typed.is_empty(), "a failure without tor's reason: {error}");
-                    failures.push(typed[0].0.to_string());
+                    let failure = match dial_failures(&error).first() {
+                        Some((socks, _)) => socks.to_string(),
+                        None => {
+                            let kinds = dial_failure_kinds(&error);
+                            let kind = kinds.first().unwrap_or_else(|| {
+                                panic!("a failure without tor's reason: {error}")
+                            });
+                            format!("{:?}: {error}", kind.0)
+                        }
+                    };
+                    failures.push(failure);
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     redial = true;
                 }

@@ -46,6 +46,37 @@ pub enum TorSource {
     ///
     /// [`Tor::attach`]: torp2p_daemon::Tor::attach
     Attach(AttachConfig),
+    /// Run Tor in the process: an embedded [arti](https://gitlab.torproject.org/tpo/core/arti)
+    /// client, bootstrapped with this configuration; no tor binary needed (feature `arti`).
+    /// Without a configuration file it joins the public Tor network; a private network's
+    /// `arti.toml` (torp2p-testnet writes one) joins that instead.
+    ///
+    /// The same dial settings apply as with C tor (timeout, isolation, "descriptor not found"
+    /// retries, the clearnet policy) and the same keys give the same onion addresses. What C
+    /// tor has and arti has not: proof-of-work defenses, stream limits and client
+    /// authorization for services ([`OnionServiceOptions`] other than the default are
+    /// refused), client authorization keys for dials. There is no process to restart: the
+    /// [`RestartPolicy`] does not apply.
+    ///
+    /// ```no_run
+    /// use torp2p_transport as tor;
+    ///
+    /// # async fn run(key: tor::OnionKey) -> Result<(), tor::Error> {
+    /// let arti = tor::arti::Config::new().with_storage_dir("/var/lib/my-app/arti");
+    /// let transport = tor::Transport::new(tor::Config::new().with_tor(arti).with_key(key)).await?;
+    /// # drop(transport);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "arti")]
+    Embedded(torp2p_arti::Config),
+}
+
+#[cfg(feature = "arti")]
+impl From<torp2p_arti::Config> for TorSource {
+    fn from(config: torp2p_arti::Config) -> Self {
+        TorSource::Embedded(config)
+    }
 }
 
 impl Default for TorSource {

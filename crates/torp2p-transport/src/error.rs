@@ -82,6 +82,36 @@ pub enum Error {
         reason: Unreachability,
     },
 
+    /// A dial through the embedded arti client failed (feature `arti`): the same kinds as C
+    /// tor's where they mean the same ([`Error::dial_failure_in`]), arti's error as the
+    /// source of the cause.
+    #[cfg(feature = "arti")]
+    #[error("the dial through arti failed")]
+    ArtiDial(#[source] torp2p_arti::DialError),
+
+    /// The embedded arti client failed (feature `arti`): bootstrapping, launching or running
+    /// an onion service.
+    #[cfg(feature = "arti")]
+    #[error("{doing} failed")]
+    Arti {
+        /// What the transport was doing, e.g. "bootstrapping arti".
+        doing: &'static str,
+        /// torp2p-arti's error (arti's own as its source).
+        #[source]
+        source: torp2p_arti::Error,
+    },
+
+    /// The config asks for something the chosen Tor backend does not do.
+    #[error("{backend} cannot {what}: {hint}")]
+    Unsupported {
+        /// The backend, e.g. "the embedded arti backend".
+        backend: &'static str,
+        /// What it cannot do, e.g. "run onion services with proof-of-work defenses".
+        what: &'static str,
+        /// What to do instead.
+        hint: &'static str,
+    },
+
     /// tor has no SOCKS port, so nothing can be dialed.
     #[error(
         "tor has no SOCKS port, so nothing can be dialed: it runs with `DisableNetwork 1` or without a SocksPort; give the port with Config::with_socks_proxy"
@@ -173,6 +203,16 @@ pub enum Unreachability {
         /// How long.
         lasted: std::time::Duration,
     },
+
+    /// The embedded arti backend has reported the service in this state, not reachable, for
+    /// this long (arti recovers introduction points and uploads by itself).
+    #[error("arti has reported it {state} (not reachable) for {lasted:?}")]
+    ArtiState {
+        /// arti's state, as torp2p-arti names it (e.g. `Recovering`, `Broken`).
+        state: String,
+        /// How long.
+        lasted: std::time::Duration,
+    },
 }
 
 impl Error {
@@ -214,6 +254,40 @@ impl Error {
             Error::Dial(e) => Some(e),
             _ => None,
         }
+    }
+
+    /// Why a dial failed, for either backend's dial error
+    /// ([`Dial`](Self::Dial), and `ArtiDial` with the feature `arti`).
+    pub fn dial_failure(&self) -> Option<DialFailure> {
+        match self {
+            Error::Dial(e) => Some(DialFailure::of_socks(e)),
+            #[cfg(feature = "arti")]
+            Error::ArtiDial(e) => Some(DialFailure::of_arti(e)),
+            _ => None,
+        }
+    }
+
+    /// Why a dial failed, found anywhere in a chain of errors (see [`find`](Self::find)),
+    /// whichever backend made it: the one way to tell "the service is offline"
+    /// ([`DialFailure::DescriptorNotFound`]) from the rest with either backend.
+    ///
+    /// ```
+    /// # use torp2p_transport as tor;
+    /// fn offline(e: &(dyn std::error::Error + 'static)) -> bool {
+    ///     tor::Error::dial_failure_in(e) == Some(tor::DialFailure::DescriptorNotFound)
+    /// }
+    /// ```
+    pub fn dial_failure_in(error: &(dyn std::error::Error + 'static)) -> Option<DialFailure> {
+        chain(error).find_map(|e| {
+            if let Some(d) = e.downcast_ref::<DialError>() {
+                return Some(DialFailure::of_socks(d));
+            }
+            #[cfg(feature = "arti")]
+            if let Some(d) = e.downcast_ref::<torp2p_arti::DialError>() {
+                return Some(DialFailure::of_arti(d));
+            }
+            e.downcast_ref::<Error>().and_then(Error::dial_failure)
+        })
     }
 
     /// The tor daemon's error, for [`Daemon`](Self::Daemon) and [`TorGone`](Self::TorGone).
@@ -277,6 +351,87 @@ impl Error {
         } else {
             Error::Daemon { doing, source }
         }
+    }
+}
+
+/// Why a dial failed, whichever backend made it: the kinds that C tor's extended SOCKS
+/// replies and arti's errors have in common. [`Error::dial_failure_in`] finds it in a swarm's
+/// error; the backend's own error ([`DialError`] for C tor, torp2p-arti's `DialError` for
+/// arti) has the details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DialFailure {
+    /// The onion service's descriptor was not found: it is offline, or was published a
+    /// moment ago (C tor 0xF0).
+    DescriptorNotFound,
+    /// The descriptor could not be parsed or verified (C tor 0xF1).
+    DescriptorInvalid,
+    /// The descriptor was found, but introduction to the service failed (C tor 0xF2).
+    IntroductionFailed,
+    /// Every introduction attempt timed out (C tor 0xF7).
+    IntroductionTimedOut,
+    /// The rendezvous with the service failed (C tor 0xF3).
+    RendezvousFailed,
+    /// The service requires client authorization, which we do not have (C tor 0xF4).
+    ClientAuthMissing,
+    /// Our client authorization does not decrypt the descriptor (C tor 0xF5).
+    ClientAuthWrong,
+    /// Tor considers the onion address invalid (C tor 0xF6).
+    BadOnionAddress,
+    /// The dial did not finish within its timeout.
+    Timeout,
+    /// Our way into Tor is not usable: the SOCKS port cannot be reached or misbehaves.
+    LocalTor,
+    /// Any other reason: the backend's error says which.
+    Other,
+}
+
+impl DialFailure {
+    /// The kind of a failed dial through C tor's SOCKS port.
+    pub fn of_socks(e: &DialError) -> Self {
+        match e {
+            DialError::DescriptorNotFound { .. } => Self::DescriptorNotFound,
+            DialError::DescriptorInvalid { .. } => Self::DescriptorInvalid,
+            DialError::IntroductionFailed { .. } => Self::IntroductionFailed,
+            DialError::IntroductionTimedOut { .. } => Self::IntroductionTimedOut,
+            DialError::RendezvousFailed { .. } => Self::RendezvousFailed,
+            DialError::ClientAuthMissing { .. } => Self::ClientAuthMissing,
+            DialError::ClientAuthWrong { .. } => Self::ClientAuthWrong,
+            DialError::BadOnionAddress { .. } => Self::BadOnionAddress,
+            DialError::Timeout { .. } => Self::Timeout,
+            e if e.is_proxy_problem() => Self::LocalTor,
+            _ => Self::Other,
+        }
+    }
+
+    /// The kind of a failed dial through the embedded arti client.
+    #[cfg(feature = "arti")]
+    pub fn of_arti(e: &torp2p_arti::DialError) -> Self {
+        use torp2p_arti::DialError as A;
+        match e {
+            A::DescriptorNotFound { .. } => Self::DescriptorNotFound,
+            A::IntroductionFailed { .. } => Self::IntroductionFailed,
+            A::RendezvousFailed { .. } => Self::RendezvousFailed,
+            A::ClientAuthMissing { .. } => Self::ClientAuthMissing,
+            A::ClientAuthWrong { .. } => Self::ClientAuthWrong,
+            A::BadOnionAddress { .. } => Self::BadOnionAddress,
+            A::Timeout { .. } => Self::Timeout,
+            _ => Self::Other,
+        }
+    }
+
+    /// Whether the failure is at circuit level (a timeout, a failed introduction or
+    /// rendezvous), after which the transport gives the peer's next dial fresh circuits
+    /// ([`Config::with_isolation_rotation`](crate::Config::with_isolation_rotation)).
+    #[cfg(feature = "arti")]
+    pub(crate) fn is_circuit_failure(self) -> bool {
+        matches!(
+            self,
+            Self::Timeout
+                | Self::IntroductionFailed
+                | Self::IntroductionTimedOut
+                | Self::RendezvousFailed
+        )
     }
 }
 

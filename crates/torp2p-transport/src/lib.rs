@@ -13,7 +13,7 @@ mod transport;
 mod upgrade;
 
 pub use config::{Clearnet, Config, ReachabilityWatch, RestartPolicy, TorSource};
-pub use error::{Error, Restarting, Unreachability};
+pub use error::{DialFailure, Error, Restarting, Unreachability};
 pub use identity::identity_from_key;
 pub use stream::Stream;
 pub use transport::{Transport, listen_addr};
@@ -24,6 +24,11 @@ pub use upgrade::HANDSHAKE_TIME;
 /// ([`socks::Config`], [`socks::DialError`], ...) and onion addresses ([`addr::OnionAddress`],
 /// ...).
 pub use {torp2p_addr as addr, torp2p_daemon as daemon, torp2p_socks as socks};
+
+/// The embedded arti backend's crate (feature `arti`): its [`arti::Config`] goes into
+/// [`TorSource::Embedded`].
+#[cfg(feature = "arti")]
+pub use torp2p_arti as arti;
 
 /// The items of the crates below that most users need, and what [`Config`] takes.
 pub use torp2p_daemon::{

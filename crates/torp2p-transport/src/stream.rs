@@ -9,29 +9,64 @@ use tokio::io::ReadBuf;
 /// A connection through tor: the transport's `Output`, before libp2p's upgrades (noise,
 /// yamux) run on it.
 ///
-/// An outgoing connection is the connection to tor's SOCKS port after the SOCKS handshake; an
-/// incoming one is a connection tor made to the listener's socket: its private unix socket, or
-/// its loopback TCP port for a tor that cannot reach that (both are [`torp2p_socks::Stream`]s:
-/// a TCP or unix byte stream to tor). Either way it is a byte stream to the peer. It implements both the `futures` I/O traits (which libp2p
-/// uses) and tokio's.
+/// With C tor, an outgoing connection is the connection to tor's SOCKS port after the SOCKS
+/// handshake; an incoming one is a connection tor made to the listener's socket: its private
+/// unix socket, or its loopback TCP port for a tor that cannot reach that (both are
+/// [`torp2p_socks::Stream`]s: a TCP or unix byte stream to tor). With the embedded arti
+/// backend it is an arti stream in the process. Either way it is a byte stream to the peer.
+/// It implements both the `futures` I/O traits (which libp2p uses) and tokio's.
 #[derive(Debug)]
 pub struct Stream {
-    inner: torp2p_socks::Stream,
+    inner: Inner,
     inbound: bool,
+}
+
+/// The byte stream, by backend.
+#[derive(Debug)]
+enum Inner {
+    Socks(torp2p_socks::Stream),
+    #[cfg(feature = "arti")]
+    Arti(torp2p_arti::Stream),
+}
+
+/// Calls `$method` on the stream inside, whichever backend's it is.
+macro_rules! inner {
+    ($self:ident, $s:ident => $call:expr) => {
+        match &mut $self.get_mut().inner {
+            Inner::Socks($s) => {
+                let $s = Pin::new($s);
+                $call
+            }
+            #[cfg(feature = "arti")]
+            Inner::Arti($s) => {
+                let $s = Pin::new($s);
+                $call
+            }
+        }
+    };
 }
 
 impl Stream {
     pub(crate) fn outbound(stream: torp2p_socks::Stream) -> Self {
         Stream {
-            inner: stream,
+            inner: Inner::Socks(stream),
             inbound: false,
         }
     }
 
     pub(crate) fn inbound(stream: torp2p_socks::Stream) -> Self {
         Stream {
-            inner: stream,
+            inner: Inner::Socks(stream),
             inbound: true,
+        }
+    }
+
+    /// A stream of the embedded arti backend, dialed (`inbound == false`) or accepted.
+    #[cfg(feature = "arti")]
+    pub(crate) fn arti(stream: torp2p_arti::Stream, inbound: bool) -> Self {
+        Stream {
+            inner: Inner::Arti(stream),
+            inbound,
         }
     }
 
@@ -39,10 +74,6 @@ impl Stream {
     /// dialed by us).
     pub fn is_inbound(&self) -> bool {
         self.inbound
-    }
-
-    fn inner(self: Pin<&mut Self>) -> Pin<&mut torp2p_socks::Stream> {
-        Pin::new(&mut self.get_mut().inner)
     }
 }
 
@@ -52,7 +83,7 @@ impl tokio::io::AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        self.inner().poll_read(cx, buf)
+        inner!(self, s => s.poll_read(cx, buf))
     }
 }
 
@@ -62,15 +93,15 @@ impl tokio::io::AsyncWrite for Stream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.inner().poll_write(cx, buf)
+        inner!(self, s => s.poll_write(cx, buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.inner().poll_flush(cx)
+        inner!(self, s => s.poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.inner().poll_shutdown(cx)
+        inner!(self, s => s.poll_shutdown(cx))
     }
 
     fn poll_write_vectored(
@@ -78,11 +109,15 @@ impl tokio::io::AsyncWrite for Stream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.inner().poll_write_vectored(cx, bufs)
+        inner!(self, s => s.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        match &self.inner {
+            Inner::Socks(s) => s.is_write_vectored(),
+            #[cfg(feature = "arti")]
+            Inner::Arti(s) => s.is_write_vectored(),
+        }
     }
 }
 

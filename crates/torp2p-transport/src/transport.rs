@@ -58,6 +58,12 @@ impl Transport {
     /// time (the error says how far it got); [`Error::TorGone`] if it exits meanwhile.
     pub async fn new(config: Config) -> Result<Self, Error> {
         let source = config.tor.clone().unwrap_or_default();
+        // Embedded arti: in the process, nothing to supervise.
+        #[cfg(feature = "arti")]
+        if let crate::config::TorSource::Embedded(arti) = &source {
+            let backend = crate::backend::arti::Arti::start(arti, &config).await?;
+            return Ok(Self::on(Arc::new(backend), config));
+        }
         let tor = CTor::start(&source, &config).await?;
         // Supervised: started again when it dies or hangs (see RestartPolicy).
         let backend: Arc<dyn Backend> = if config.restart.enabled {

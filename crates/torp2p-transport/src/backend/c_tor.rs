@@ -74,6 +74,14 @@ impl CTor {
             TorSource::Attach(c) => Tor::attach(c)
                 .await
                 .map_err(|e| Error::daemon("attaching to tor", e))?,
+            #[cfg(feature = "arti")]
+            TorSource::Embedded(_) => {
+                return Err(Error::Unsupported {
+                    backend: "the C tor backend",
+                    what: "run an embedded arti",
+                    hint: "Transport::new starts the arti backend for TorSource::Embedded",
+                });
+            }
         };
         tor.wait_bootstrapped(
             config
@@ -145,7 +153,8 @@ impl Backend for CTor {
             gone = self.gone() => return Err(gone),
         };
         if let Err(e) = &result {
-            self.rotation.failed(peer.as_deref(), &target, &key, e);
+            self.rotation
+                .failed(peer.as_deref(), &target, &key, e.is_circuit_failure());
         }
         match result {
             Ok(stream) => Ok(Stream::outbound(stream)),

@@ -30,6 +30,8 @@ use torp2p_daemon::{OnionKey, Publication};
 use crate::error::Error;
 use crate::stream::Stream;
 
+#[cfg(feature = "arti")]
+pub(crate) mod arti;
 pub(crate) mod c_tor;
 mod rotation;
 pub(crate) mod supervised;

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
-use torp2p_socks::{DialError, MAX_ISOLATION_KEY};
+use torp2p_socks::MAX_ISOLATION_KEY;
 
 /// The most peers whose key is remembered.
 pub(crate) const MAX_ROTATED: usize = 1024;
@@ -92,16 +92,18 @@ impl Rotation {
     }
 
     /// Takes note of a failed dial to `peer` (or `target`) made with `key`: after a
-    /// circuit-level failure ([`DialError::is_circuit_failure`]), the next dial gets a fresh
-    /// key, unless another failed dial already changed it since `key` was handed out.
+    /// circuit-level failure (`circuit_failure`: for C tor
+    /// [`DialError::is_circuit_failure`](torp2p_socks::DialError::is_circuit_failure)),
+    /// the next dial gets a fresh key, unless another failed dial already changed it since
+    /// `key` was handed out.
     pub(crate) fn failed(
         &self,
         peer: Option<&str>,
         target: &str,
         key: &DialKey,
-        error: &DialError,
+        circuit_failure: bool,
     ) {
-        if !self.enabled || !error.is_circuit_failure() {
+        if !self.enabled || !circuit_failure {
             return;
         }
         let id = peer.unwrap_or(target);
@@ -131,7 +133,6 @@ impl Rotation {
         state.peers.insert(id.to_string(), entry);
         tracing::debug!(
             generation = entry.generation,
-            %error,
             "dial failed at circuit level: the next dial to this peer uses a fresh isolation key"
         );
     }
@@ -161,6 +162,7 @@ mod tests {
     use super::*;
     use std::time::Duration;
     use torp2p_addr::{DialTarget, LocalAddr};
+    use torp2p_socks::DialError;
 
     const TARGET: &str = "xyz.onion:4001";
 
@@ -192,10 +194,20 @@ mod tests {
         let r = Rotation::new(true);
         let first = r.key(Some("peerA"), TARGET);
         assert_eq!(first.key.as_deref(), Some("peerA"), "plain until a failure");
-        r.failed(Some("peerA"), TARGET, &first, &timeout());
+        r.failed(
+            Some("peerA"),
+            TARGET,
+            &first,
+            timeout().is_circuit_failure(),
+        );
         let second = r.key(Some("peerA"), TARGET);
         assert_eq!(second.key.as_deref(), Some("peerA#1"));
-        r.failed(Some("peerA"), TARGET, &second, &intro_failed());
+        r.failed(
+            Some("peerA"),
+            TARGET,
+            &second,
+            intro_failed().is_circuit_failure(),
+        );
         let third = r.key(Some("peerA"), TARGET);
         assert_eq!(third.key.as_deref(), Some("peerA#2"));
         // Other peers are not affected.
@@ -206,7 +218,7 @@ mod tests {
     fn a_success_keeps_the_key() {
         let r = Rotation::new(true);
         let k = r.key(Some("p"), TARGET);
-        r.failed(Some("p"), TARGET, &k, &timeout());
+        r.failed(Some("p"), TARGET, &k, timeout().is_circuit_failure());
         let rotated = r.key(Some("p"), TARGET);
         // A success is not reported: the key stays what it is.
         assert_eq!(r.key(Some("p"), TARGET), rotated);
@@ -217,7 +229,7 @@ mod tests {
     fn only_circuit_failures_rotate() {
         let r = Rotation::new(true);
         let k = r.key(Some("p"), TARGET);
-        r.failed(Some("p"), TARGET, &k, &not_found());
+        r.failed(Some("p"), TARGET, &k, not_found().is_circuit_failure());
         assert_eq!(r.key(Some("p"), TARGET).key.as_deref(), Some("p"));
         assert_eq!(r.remembered(), 0, "only failed peers are remembered");
         for code in [0x06, 0xF2, 0xF3, 0xF7] {
@@ -230,14 +242,14 @@ mod tests {
                 _ => DialError::IntroductionTimedOut { target: target() },
             };
             assert_eq!(reply.reply_code(), Some(code));
-            r.failed(Some("p"), TARGET, &k, &reply);
+            r.failed(Some("p"), TARGET, &k, reply.is_circuit_failure());
             assert_eq!(
                 r.key(Some("p"), TARGET).key.as_deref(),
                 Some("p#1"),
                 "{code:#04x}"
             );
             let k = r.key(Some("p"), TARGET);
-            r.failed(Some("p"), TARGET, &k, &timeout());
+            r.failed(Some("p"), TARGET, &k, timeout().is_circuit_failure());
             assert_eq!(r.key(Some("p"), TARGET).key.as_deref(), Some("p#2"));
         }
     }
@@ -247,9 +259,9 @@ mod tests {
         let r = Rotation::new(true);
         let a = r.key(Some("p"), TARGET);
         let b = r.key(Some("p"), TARGET);
-        r.failed(Some("p"), TARGET, &a, &timeout());
+        r.failed(Some("p"), TARGET, &a, timeout().is_circuit_failure());
         // `b` was made with the key that `a`'s failure already replaced.
-        r.failed(Some("p"), TARGET, &b, &timeout());
+        r.failed(Some("p"), TARGET, &b, timeout().is_circuit_failure());
         assert_eq!(r.key(Some("p"), TARGET).key.as_deref(), Some("p#1"));
     }
 
@@ -259,7 +271,7 @@ mod tests {
         for i in 0..MAX_ROTATED + 10 {
             let peer = format!("peer{i}");
             let k = r.key(Some(&peer), TARGET);
-            r.failed(Some(&peer), TARGET, &k, &timeout());
+            r.failed(Some(&peer), TARGET, &k, timeout().is_circuit_failure());
         }
         assert_eq!(r.remembered(), MAX_ROTATED);
         // The least recently used were forgotten: back to their plain key.
@@ -271,7 +283,7 @@ mod tests {
         );
         // A forgotten peer that fails again gets a generation never used before.
         let k = r.key(Some("peer0"), TARGET);
-        r.failed(Some("peer0"), TARGET, &k, &timeout());
+        r.failed(Some("peer0"), TARGET, &k, timeout().is_circuit_failure());
         assert_eq!(
             r.key(Some("peer0"), TARGET).key,
             Some(format!("peer0#{}", MAX_ROTATED + 11))
@@ -283,12 +295,12 @@ mod tests {
     fn a_recently_used_peer_is_kept() {
         let r = Rotation::new(true);
         let k = r.key(Some("busy"), TARGET);
-        r.failed(Some("busy"), TARGET, &k, &timeout());
+        r.failed(Some("busy"), TARGET, &k, timeout().is_circuit_failure());
         for i in 0..MAX_ROTATED + 10 {
             let _ = r.key(Some("busy"), TARGET);
             let peer = format!("peer{i}");
             let k = r.key(Some(&peer), TARGET);
-            r.failed(Some(&peer), TARGET, &k, &timeout());
+            r.failed(Some(&peer), TARGET, &k, timeout().is_circuit_failure());
         }
         assert_eq!(r.key(Some("busy"), TARGET).key.as_deref(), Some("busy#1"));
     }
@@ -298,14 +310,14 @@ mod tests {
         let r = Rotation::new(true);
         let k = r.key(None, TARGET);
         assert_eq!(k.key, None, "plain: torp2p-socks isolates by the target");
-        r.failed(None, TARGET, &k, &timeout());
+        r.failed(None, TARGET, &k, timeout().is_circuit_failure());
         assert_eq!(r.key(None, TARGET).key, Some(format!("{TARGET}#1")));
         // A target too long for a username with the suffix: a digest of it, still distinct.
         let long = "a".repeat(MAX_ISOLATION_KEY);
         let other = "b".repeat(MAX_ISOLATION_KEY);
         for t in [&long, &other] {
             let k = r.key(None, t);
-            r.failed(None, t, &k, &timeout());
+            r.failed(None, t, &k, timeout().is_circuit_failure());
         }
         let (l, o) = (
             r.key(None, &long).key.unwrap(),
@@ -319,7 +331,7 @@ mod tests {
     fn off_means_plain_keys() {
         let r = Rotation::new(false);
         let k = r.key(Some("p"), TARGET);
-        r.failed(Some("p"), TARGET, &k, &timeout());
+        r.failed(Some("p"), TARGET, &k, timeout().is_circuit_failure());
         assert_eq!(r.key(Some("p"), TARGET).key.as_deref(), Some("p"));
         assert_eq!(r.remembered(), 0);
     }
