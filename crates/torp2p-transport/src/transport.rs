@@ -52,10 +52,15 @@ impl Transport {
     /// default): when it dies or hangs, a new one is started (or attached to) and every onion
     /// service is published again with its key; see the crate's docs.
     ///
+    /// With `TorSource::Embedded` (feature `arti`) it bootstraps an arti client in the process
+    /// instead, within the same bootstrap timeout; there is nothing to supervise.
+    ///
     /// # Errors
     ///
     /// [`Error::Daemon`] if tor cannot be started or attached to, or does not bootstrap in
-    /// time (the error says how far it got); [`Error::TorGone`] if it exits meanwhile.
+    /// time (the error says how far it got); [`Error::TorGone`] if it exits meanwhile. With
+    /// arti: `Error::Arti` if arti's configuration is wrong or it does not bootstrap in time,
+    /// [`Error::Unsupported`] for an option it lacks.
     pub async fn new(config: Config) -> Result<Self, Error> {
         let source = config.tor.clone().unwrap_or_default();
         // Embedded arti: in the process, nothing to supervise.
