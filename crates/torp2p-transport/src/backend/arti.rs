@@ -248,16 +248,14 @@ async fn tend(
         }
     }));
 
-    let mut reachable = true;
     let mut states_open = true;
-    // Since when arti has reported a state other than reachable (and the latest such state),
-    // while we still call the service reachable.
-    let mut unreachable_since: Option<(tokio::time::Instant, ServiceState)> = None;
+    let mut verdict = Verdict::new(watch);
     let stop: Stop = loop {
+        let deadline = verdict.deadline();
         let grace_over = async {
-            match (unreachable_since, watch.enabled) {
-                (Some((since, _)), true) => tokio::time::sleep_until(since + watch.grace).await,
-                _ => std::future::pending().await,
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
             }
         };
         let event = tokio::select! {
@@ -275,38 +273,21 @@ async fn tend(
                 None => break tending.fail(Error::ListenerTaskEnded).await,
             },
             state = states.next(), if states_open => {
-                match state {
+                let Some(state) = state else {
                     // arti stopped reporting: the acceptor reports the end.
-                    None => states_open = false,
-                    Some(state) if state.is_reachable() => {
-                        unreachable_since = None;
-                        if !reachable {
-                            reachable = true;
-                            info!(%address, "onion service reachable again (arti)");
-                            if let Err(stop) = tending.send(Ok(ServiceEvent::Reachable)).await {
-                                break stop;
-                            }
-                        }
-                    }
-                    Some(state) => {
-                        debug!(%address, ?state, "onion service not reachable now (arti)");
-                        if reachable {
-                            let since = unreachable_since
-                                .map_or_else(tokio::time::Instant::now, |(since, _)| since);
-                            unreachable_since = Some((since, state));
-                        }
-                    }
-                }
-                continue;
-            }
-            () = grace_over => {
-                let Some((since, state)) = unreachable_since.take() else {
+                    states_open = false;
                     continue;
                 };
-                reachable = false;
-                let reason = Unreachability::ArtiState {
-                    state: format!("{state:?}"),
-                    lasted: since.elapsed(),
+                debug!(%address, ?state, "onion service state (arti)");
+                if !verdict.observe(state, tokio::time::Instant::now()) {
+                    continue;
+                }
+                info!(%address, "onion service reachable again (arti)");
+                ServiceEvent::Reachable
+            }
+            () = grace_over => {
+                let Some(reason) = verdict.expire(tokio::time::Instant::now()) else {
+                    continue;
                 };
                 info!(%address, %reason, "onion service unreachable (arti)");
                 ServiceEvent::Unreachable(Error::ServiceUnreachable { reason })
@@ -319,7 +300,130 @@ async fn tend(
     stop.answer(Ok(()));
 }
 
+/// Whether a service arti runs counts as reachable, from the states arti reports: reachable
+/// at first (the task starts it once arti said so), unreachable once arti has reported other
+/// states without a break for the watch's grace period, reachable again at arti's next
+/// reachable state. With the watch off it stays reachable.
+#[derive(Debug)]
+struct Verdict {
+    watch: ReachabilityWatch,
+    reachable: bool,
+    /// While reachable: since when arti has reported other states, and the latest of them.
+    other_since: Option<(tokio::time::Instant, ServiceState)>,
+}
+
+impl Verdict {
+    fn new(watch: ReachabilityWatch) -> Self {
+        Self {
+            watch,
+            reachable: true,
+            other_since: None,
+        }
+    }
+
+    /// Takes note of a state arti reported at `now`; `true` when the service is reachable
+    /// again after having been called unreachable.
+    fn observe(&mut self, state: ServiceState, now: tokio::time::Instant) -> bool {
+        if state.is_reachable() {
+            self.other_since = None;
+            return !std::mem::replace(&mut self.reachable, true);
+        }
+        if self.reachable {
+            let since = self.other_since.map_or(now, |(since, _)| since);
+            self.other_since = Some((since, state));
+        }
+        false
+    }
+
+    /// When the grace period of the states seen runs out, if it can.
+    fn deadline(&self) -> Option<tokio::time::Instant> {
+        match (self.other_since, self.watch.enabled) {
+            (Some((since, _)), true) => Some(since + self.watch.grace),
+            _ => None,
+        }
+    }
+
+    /// At `now`: the reason the service counts as unreachable from now on, if its grace period
+    /// is over.
+    fn expire(&mut self, now: tokio::time::Instant) -> Option<Unreachability> {
+        let deadline = self.deadline()?;
+        if now < deadline {
+            return None;
+        }
+        let (since, state) = self.other_since.take()?;
+        self.reachable = false;
+        Some(Unreachability::ArtiState {
+            state: format!("{state:?}"),
+            lasted: now - since,
+        })
+    }
+}
+
 /// Whether an error of `accept` means the service is gone for good.
 fn is_stopped(e: &torp2p_arti::Error) -> bool {
     matches!(e, torp2p_arti::Error::ServiceStopped { .. })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    fn watch(grace: u64) -> ReachabilityWatch {
+        ReachabilityWatch::new().with_grace(Duration::from_secs(grace))
+    }
+
+    #[test]
+    fn other_states_for_the_grace_period_make_it_unreachable_and_reachable_again() {
+        let t0 = Instant::now();
+        let at = |s| t0 + Duration::from_secs(s);
+        let mut v = Verdict::new(watch(60));
+        assert_eq!(v.deadline(), None);
+        assert!(!v.observe(ServiceState::Recovering, at(0)));
+        // A later state of another kind keeps the first one's start.
+        assert!(!v.observe(ServiceState::Broken, at(30)));
+        assert_eq!(v.deadline(), Some(at(60)));
+        assert_eq!(v.expire(at(59)), None, "not before the grace period");
+        let reason = v.expire(at(60)).expect("unreachable after 60 s");
+        assert_eq!(
+            reason,
+            Unreachability::ArtiState {
+                state: "Broken".into(),
+                lasted: Duration::from_secs(60)
+            }
+        );
+        assert_eq!(v.deadline(), None, "reported once");
+        assert!(!v.observe(ServiceState::Recovering, at(70)));
+        assert_eq!(v.deadline(), None, "already unreachable");
+        assert!(
+            v.observe(ServiceState::Reachable, at(80)),
+            "reachable again"
+        );
+        assert!(!v.observe(ServiceState::Reachable, at(81)), "only once");
+    }
+
+    #[test]
+    fn a_short_dip_is_forgiven_and_the_watch_can_be_off() {
+        let t0 = Instant::now();
+        let at = |s| t0 + Duration::from_secs(s);
+        let mut v = Verdict::new(watch(60));
+        assert!(!v.observe(ServiceState::Recovering, at(0)));
+        assert!(
+            !v.observe(ServiceState::Reachable, at(20)),
+            "never reported unreachable"
+        );
+        assert_eq!(v.deadline(), None);
+        assert!(!v.observe(ServiceState::Recovering, at(30)));
+        assert_eq!(
+            v.deadline(),
+            Some(at(90)),
+            "a new dip starts its own grace period"
+        );
+
+        let mut off = Verdict::new(ReachabilityWatch::disabled());
+        assert!(!off.observe(ServiceState::Broken, at(0)));
+        assert_eq!(off.deadline(), None);
+        assert_eq!(off.expire(at(3600)), None);
+    }
 }
