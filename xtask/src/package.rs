@@ -14,9 +14,78 @@ pub(crate) const PUBLISHED: &[&str] = &[
     "torp2p-addr",
     "torp2p-socks",
     "torp2p-daemon",
+    "torp2p-arti",
     "torp2p-testnet",
     "torp2p-transport",
 ];
+
+/// Removes what cargo kept of our packages from earlier runs.
+///
+/// `cargo package` verifies each crate against the others through a temporary local registry.
+/// Cargo treats a registry's package as immutable: it extracts it once per name and version
+/// into `$CARGO_HOME/registry/src/<registry>/`, and reuses what it compiled from it (by name
+/// and version, in the target directory) ever after. So a second run, after a change to a
+/// crate, verifies against the first run's copy: false errors such as "no method named ...".
+/// When such copies exist (never on a fresh machine), they and the build fingerprints of our
+/// packages are removed (the workspace's own crates then compile again, about a minute). The
+/// local registries' directories start with `-`; crates.io's are left alone.
+fn forget_stale_extractions() -> Result<(), String> {
+    if !remove_extractions()? {
+        return Ok(());
+    }
+    let fingerprints = crate::target_dir().join("debug").join(".fingerprint");
+    for entry in ours_in(&fingerprints) {
+        std::fs::remove_dir_all(&entry).map_err(|e| {
+            format!(
+                "cannot remove the stale fingerprint {}: {e}",
+                entry.display()
+            )
+        })?;
+    }
+    eprintln!("xtask: removed cargo's copies of our packages from an earlier `cargo package`");
+    Ok(())
+}
+
+/// Removes cargo's extracted copies of our packages from local registries; whether there were
+/// any.
+fn remove_extractions() -> Result<bool, String> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry").join("src")) else {
+        return Ok(false);
+    };
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return Ok(false);
+    };
+    let mut found = false;
+    for registry in registries.flatten() {
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for copy in ours_in(&registry.path()) {
+            std::fs::remove_dir_all(&copy)
+                .map_err(|e| format!("cannot remove cargo's stale copy {}: {e}", copy.display()))?;
+            found = true;
+        }
+    }
+    Ok(found)
+}
+
+/// The entries of `dir` named after one of our packages (`<package>-...`).
+fn ours_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            PUBLISHED.iter().any(|p| name.starts_with(&format!("{p}-")))
+        })
+        .map(|e| e.path())
+        .collect()
+}
 
 /// Files every published crate must ship.
 const REQUIRED_FILES: &[&str] = &["README.md", "LICENSE-MIT", "LICENSE-APACHE", "Cargo.toml"];
@@ -28,6 +97,7 @@ pub(crate) fn package(args: &[String]) -> Result<(), String> {
         ));
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    forget_stale_extractions()?;
     // `--allow-dirty`: what is checked is the working tree, as `cargo xtask test` sees it.
     let mut package_args = vec!["package", "--locked", "--allow-dirty"];
     for p in PUBLISHED {
