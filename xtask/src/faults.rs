@@ -75,6 +75,20 @@ fn options(args: &[String]) -> Result<(usize, Vec<String>), String> {
     Ok((runs, only))
 }
 
+/// `RUST_LOG` for the runs, unless set: enough to follow a failed run's connections.
+const FAILURE_LOG: &str =
+    "warn,torp2p_transport=debug,torp2p_daemon=debug,libp2p_swarm=debug,torp2p_swarm_test=debug";
+
+/// Writes a failed run's whole output to `<target>/faults/run-<n>.log`; where (or why not).
+fn keep_output(run: usize, text: &str) -> String {
+    let dir = crate::target_dir().join("faults");
+    let path = dir.join(format!("run-{run}.log"));
+    match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, text)) {
+        Ok(()) => path.display().to_string(),
+        Err(e) => format!("(nowhere: cannot write {}: {e})", path.display()),
+    }
+}
+
 pub(crate) fn faults(args: &[String]) -> Result<(), String> {
     let (runs, tests) = options(args)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -89,17 +103,23 @@ pub(crate) fn faults(args: &[String]) -> Result<(), String> {
             args.extend(["--test", t.as_str()]);
         }
         args.extend(["--", "--nocapture"]);
-        let out = Command::new(&cargo)
-            .args(&args)
-            .current_dir(crate::root())
+        let mut command = Command::new(&cargo);
+        command.args(&args).current_dir(crate::root());
+        // Logs to find out afterwards why a run failed (kept only for failed runs): the
+        // transport's and the daemon's decisions and libp2p's connection events.
+        if std::env::var_os("RUST_LOG").is_none() {
+            command.env("RUST_LOG", FAILURE_LOG);
+        }
+        let out = command
             .output()
             .map_err(|e| format!("could not run cargo: {e}"))?;
         let text = String::from_utf8_lossy(&out.stderr).into_owned()
             + &String::from_utf8_lossy(&out.stdout);
         if !out.status.success() {
             failed += 1;
+            let kept = keep_output(run, &text);
             eprintln!(
-                "xtask faults: run {run} failed ({}); why:\n{}",
+                "xtask faults: run {run} failed ({}); the whole output is in {kept}; why:\n{}",
                 out.status,
                 why_failed(&text)
             );
