@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use libp2p_core::Multiaddr;
 use libp2p_core::muxing::StreamMuxerBox;
-use libp2p_core::transport::Boxed;
+use libp2p_core::transport::{Boxed, TransportError};
 use libp2p_core::upgrade::Version;
 use libp2p_identity::{Keypair, PeerId};
 use libp2p_swarm::{Swarm, SwarmEvent};
@@ -399,7 +399,7 @@ async fn dial(
                 if let Some(s) = &spinner {
                     s.finish_and_clear();
                 }
-                break Err(format!("cannot connect: {}", explain(&error)));
+                break Err(format!("cannot connect: {}", explain_dial(&error)));
             }
             SwarmEvent::Behaviour(libp2p_ping::Event { result, .. }) => match result {
                 Ok(rtt) => {
@@ -430,6 +430,23 @@ async fn dial(
     match outcome {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => Err(e),
+    }
+}
+
+/// Why a dial failed: the transport's reason for each address tried ([`explain`]), rather than
+/// libp2p's list of whole error chains (its `DialError::Transport` has no `source`, so the
+/// reason cannot be found through it).
+fn explain_dial(error: &libp2p_swarm::DialError) -> String {
+    match error {
+        libp2p_swarm::DialError::Transport(errors) if !errors.is_empty() => errors
+            .iter()
+            .map(|(_, e)| match e {
+                TransportError::Other(io) => explain(io),
+                e => explain(e),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        e => explain(e),
     }
 }
 

@@ -1,7 +1,9 @@
 //! torp2p-ping with `--backend arti` on a private Tor network, beside C tor, as processes: an
 //! arti listener answers a C tor dialer (text output), and a C tor listener answers an arti
 //! dialer (`--json`, arti's state in the default temporary directory, which is gone after).
-//! Each listener is stopped with SIGINT, as Ctrl-C, and must exit cleanly.
+//! Each listener is stopped with SIGINT, as Ctrl-C, and must exit cleanly. A dial to an
+//! address nobody published fails with the backend's reason alone (not libp2p's list of
+//! error chains).
 #![cfg(feature = "arti")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -104,6 +106,14 @@ async fn run(args: &[&str], env: &[(&str, &Path)]) -> Output {
         .unwrap()
 }
 
+/// A well-formed address nobody published, with the peer id `peer`.
+fn unpublished(peer: &str) -> (String, String) {
+    let onion = torp2p_daemon::OnionKey::generate()
+        .onion_address()
+        .to_base32();
+    (onion.clone(), format!("/onion3/{onion}:4001/p2p/{peer}"))
+}
+
 /// Runs `test` on a private network, on a runtime of its own (as the transport's arti tests
 /// do): whatever arti runs in the test process ends with it.
 fn on_testnet(test: impl AsyncFnOnce(&torp2p_testnet::TestNet)) {
@@ -182,6 +192,28 @@ fn an_arti_listener_answers_a_c_tor_dialer() {
         );
         assert_eq!(lines[5], "3 pings wanted, 3 answered");
         assert!(lines[6].starts_with("rtt min/median/max = "), "{stdout}");
+
+        // An unpublished address: C tor's reason (0xF0), nothing else.
+        let (onion, nobody) = unpublished(listener.peer());
+        let args = [
+            "--torrc-extra",
+            torrc.to_str().unwrap(),
+            "dial",
+            &nobody,
+            "--count",
+            "1",
+        ];
+        let out = run(&args, &[]).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let reason = format!(
+            "torp2p-ping: cannot connect: the onion service's descriptor was not found for {onion}.onion:4001 (SOCKS reply 0xF0): it is offline"
+        );
+        assert!(
+            stderr.lines().any(|l| l.starts_with(&reason)),
+            "want `{reason}` in:\n{stderr}"
+        );
+        assert!(!stderr.contains("Failed to negotiate"), "{stderr}");
 
         let addr = listener.addr.clone();
         let log = listener.interrupt().await;
@@ -276,6 +308,29 @@ fn a_c_tor_listener_answers_an_arti_dialer_in_json() {
             left.is_empty(),
             "arti's temporary storage is removed at exit: {left:?}"
         );
+
+        // An unpublished address: arti's reason, nothing else.
+        let (onion, nobody) = unpublished(listener.peer());
+        let args = [
+            "--backend",
+            "arti",
+            "--arti-config",
+            toml.to_str().unwrap(),
+            "dial",
+            &nobody,
+            "--count",
+            "1",
+        ];
+        let out = run(&args, &[("TMPDIR", &tmp)]).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let reason =
+            format!("torp2p-ping: cannot connect: descriptor of {onion}.onion:4001 not found: ");
+        assert!(
+            stderr.lines().any(|l| l.starts_with(&reason)),
+            "want `{reason}` in:\n{stderr}"
+        );
+        assert!(!stderr.contains("Failed to negotiate"), "{stderr}");
 
         let log = listener.interrupt().await;
         assert!(log.contains("connection from 12D3KooW"), "{log}");
