@@ -1,36 +1,60 @@
-//! `cargo xtask demo`: two peers ping each other over a private Tor network.
+//! `cargo xtask demo [--backend tor|arti]`: two peers ping each other over a private Tor
+//! network.
 
 use std::path::Path;
 
 use torp2p_testnet::TestNet;
 
-use crate::ping_proc::{Listener, build_ping, dial, write_torrc};
+use crate::ping_proc::{Backend, Listener, build_ping, dial};
 
-/// `cargo xtask demo`: two peers ping each other over a private Tor network.
-pub(crate) fn demo() -> Result<(), String> {
-    let bin = build_ping()?;
+/// `cargo xtask demo [--backend tor|arti]`: two `torp2p-ping` processes, each with a tor of
+/// its own (default) or an embedded arti, ping each other over a private Tor network.
+pub(crate) fn demo(args: &[String]) -> Result<(), String> {
+    let backend = match args {
+        [] => Backend::Tor,
+        [flag, name] if flag == "--backend" => Backend::parse(name, "demo")?,
+        other => {
+            return Err(format!(
+                "demo: unexpected arguments {other:?}; usage: cargo xtask demo [--backend tor|arti]"
+            ));
+        }
+    };
+    let bin = build_ping(backend)?;
     let rt = crate::runtime()?;
     rt.block_on(async {
         println!(
             "Starting a private Tor network on 127.0.0.1 (3 directory authorities, 4 relays)..."
         );
-        crate::on_testnet(TestNet::builder(), async |net| demo_on(net, &bin).await).await
+        crate::on_testnet(TestNet::builder(), async |net| {
+            demo_on(net, &bin, backend).await
+        })
+        .await
     })
 }
 
-async fn demo_on(net: &TestNet, bin: &Path) -> Result<(), String> {
-    let torrc = write_torrc(net)?;
-    println!("Network ready. Starting the listener (its own tor, an onion service)...");
+async fn demo_on(net: &TestNet, bin: &Path, backend: Backend) -> Result<(), String> {
+    let own = match backend {
+        Backend::Tor => "its own tor",
+        Backend::Arti => "an embedded arti",
+    };
+    println!("Network ready. Starting the listener ({own}, an onion service)...");
     let listener = Listener::start(
         bin,
-        &torrc,
+        &backend.ping_args(net, "listener")?,
         &net.dir().join("listener.key"),
         net.dir().join("listener.log"),
     )
     .await?;
     println!("Listener reachable at {}", listener.addr);
-    println!("Dialing it from a second peer (its own tor) and pinging 5 times:\n");
-    let out = dial(bin, &torrc, &listener.addr, 5, true).await?;
+    println!("Dialing it from a second peer ({own}) and pinging 5 times:\n");
+    let out = dial(
+        bin,
+        &backend.ping_args(net, "dialer")?,
+        &listener.addr,
+        5,
+        true,
+    )
+    .await?;
     listener.stop().await;
     if out.status.success() {
         println!(

@@ -101,7 +101,7 @@ pub(crate) fn leaks(args: &[String]) -> Result<(), String> {
         "strace needs ptrace: run it as root on a host (CI does), or allow ptrace in the container \
          (e.g. `docker run --cap-add SYS_PTRACE`)",
     )?;
-    let ping = ping_proc::build_ping()?;
+    let ping = ping_proc::build_ping(ping_proc::Backend::Tor)?;
     let clearnet = ping_proc::build_example("torp2p-transport", "clearnet")?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find xtask itself: {e}"))?;
     eprintln!("xtask: running the leak test in a new network namespace (loopback only)");

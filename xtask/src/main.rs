@@ -21,10 +21,14 @@ const HELP: &str = "\
 cargo xtask <command>
 
 commands:
-  demo            two peers ping each other over a private Tor network
+  demo [--backend tor|arti]
+                  two peers ping each other over a private Tor network, each with a tor of its
+                  own (default) or an embedded arti
   test            everything CI runs: fmt check, clippy (warnings are errors), all tests, package,
-                  e2e, leaks
-  e2e [--runs N]  the end-to-end scenario on a private Tor network, with timings
+                  e2e (both backends), leaks
+  e2e [--runs N] [--backend tor|arti]
+                  the end-to-end scenario on a private Tor network, with timings (arti: the
+                  ping demo as processes with embedded artis)
   faults [--runs N] [--only TEST]
                   the recovery tests (tor killed, hung, offline, its control connection cut,
                   relays killed...) N times, or only the test files named (e.g. --only
@@ -46,7 +50,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
-        Some("demo") => packages::ensure_tor().and_then(|()| demo::demo()),
+        Some("demo") => packages::ensure_tor().and_then(|()| demo::demo(&args[1..])),
         Some("docs") => docs::docs(),
         Some("leaks") => leaks::leaks(&args[1..]),
         Some("e2e") => packages::ensure_tor().and_then(|()| e2e::e2e(&args[1..])),
@@ -183,8 +187,13 @@ fn test() -> Result<(), String> {
     )?;
     eprintln!("xtask: checking that the library crates can be published");
     package::package(&[])?;
-    eprintln!("xtask: running the end-to-end scenario on a private Tor network");
-    e2e::e2e(&[])?;
+    for backend in ping_proc::Backend::ALL {
+        eprintln!(
+            "xtask: running the end-to-end scenario on a private Tor network (backend {})",
+            backend.name()
+        );
+        e2e::e2e(&["--backend".into(), backend.name().into()])?;
+    }
     eprintln!("xtask: running the leak test");
     leaks::leaks(&[])?;
     eprintln!("xtask: all checks passed");

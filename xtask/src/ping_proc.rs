@@ -2,6 +2,7 @@
 //! them, start a listener and wait for its address, run a dialer, each in a process group of
 //! its own.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -13,14 +14,64 @@ use torp2p_testnet::TestNet;
 /// How long a listener may take to bootstrap and publish.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// Builds `torp2p-ping` and returns its path.
-pub(crate) fn build_ping() -> Result<PathBuf, String> {
-    build_bin("torp2p-ping", "torp2p-ping")
+/// Which Tor the `torp2p-ping` processes use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// C tor: each process starts a tor of its own (`--torrc-extra client.torrc`).
+    Tor,
+    /// An arti embedded in each process (`--backend arti --arti-config arti.toml`).
+    Arti,
 }
 
-/// Builds binary `bin` of `package` (debug profile) and returns its path.
-pub(crate) fn build_bin(package: &str, bin: &str) -> Result<PathBuf, String> {
-    build(&["--package", package, "--bin", bin], Path::new(bin))
+impl Backend {
+    /// Both, in the order `cargo xtask test` runs them.
+    pub(crate) const ALL: [Backend; 2] = [Backend::Tor, Backend::Arti];
+
+    /// Its name on the command line (`--backend <name>`).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Backend::Tor => "tor",
+            Backend::Arti => "arti",
+        }
+    }
+
+    /// `tor` or `arti`.
+    pub(crate) fn parse(text: &str, command: &str) -> Result<Self, String> {
+        match text {
+            "tor" => Ok(Backend::Tor),
+            "arti" => Ok(Backend::Arti),
+            other => Err(format!(
+                "{command}: --backend takes `tor` or `arti`, not `{other}`"
+            )),
+        }
+    }
+
+    /// The flags with which a `torp2p-ping` process joins `net`: its own tor with the
+    /// network's torrc lines, or an embedded arti with the network's `arti.toml` and a storage
+    /// directory `arti-<role>` in the network's directory (arti locks it: one process at a
+    /// time per role; kept with the network's logs).
+    pub(crate) fn ping_args(self, net: &TestNet, role: &str) -> Result<Vec<OsString>, String> {
+        Ok(match self {
+            Backend::Tor => vec!["--torrc-extra".into(), write_torrc(net)?.into()],
+            Backend::Arti => vec![
+                "--backend".into(),
+                "arti".into(),
+                "--arti-config".into(),
+                net.arti_toml_path().into(),
+                "--arti-storage".into(),
+                net.dir().join(format!("arti-{role}")).into(),
+            ],
+        })
+    }
+}
+
+/// Builds `torp2p-ping` (with its feature `arti` for the arti backend) and returns its path.
+pub(crate) fn build_ping(backend: Backend) -> Result<PathBuf, String> {
+    let mut what = vec!["--package", "torp2p-ping", "--bin", "torp2p-ping"];
+    if backend == Backend::Arti {
+        what.extend(["--features", "arti"]);
+    }
+    build(&what, Path::new("torp2p-ping"))
 }
 
 /// Builds cargo example `example` of `package` (`cargo build --package <package> --example
@@ -157,17 +208,17 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
-    /// Starts a `torp2p-ping` listener and waits for its address (printed once the service is
+    /// Starts a `torp2p-ping` listener, joined to the network with `net_args` (see
+    /// [`Backend::ping_args`]), and waits for its address (printed once the service is
     /// published).
     pub(crate) async fn start(
         bin: &Path,
-        torrc: &Path,
+        net_args: &[OsString],
         key_file: &Path,
         log: PathBuf,
     ) -> Result<Self, String> {
         let mut cmd = Command::new(bin);
-        cmd.arg("--torrc-extra")
-            .arg(torrc)
+        cmd.args(net_args)
             .arg("listen")
             .arg("--key-file")
             .arg(key_file);
@@ -237,18 +288,17 @@ pub(crate) struct DialOutcome {
     pub(crate) elapsed: Duration,
 }
 
-/// Runs `torp2p-ping dial <addr> --count <count>`, capturing or showing its output.
+/// Runs `torp2p-ping <net_args> dial <addr> --count <count>`, capturing or showing its output.
 pub(crate) async fn dial(
     bin: &Path,
-    torrc: &Path,
+    net_args: &[OsString],
     addr: &str,
     count: u32,
     show: bool,
 ) -> Result<DialOutcome, String> {
     let started = Instant::now();
     let mut cmd = Command::new(bin);
-    cmd.arg("--torrc-extra")
-        .arg(torrc)
+    cmd.args(net_args)
         .args([
             "dial",
             addr,

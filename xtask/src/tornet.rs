@@ -32,6 +32,11 @@ pub(crate) fn tornet() -> Result<(), String> {
                  format; give each arti its own [storage] directories)",
                 net.arti_toml_path().display()
             );
+            println!(
+                "The ping demo with an embedded arti (built with --features arti) joins with: \
+                 --backend arti --arti-config {}",
+                net.arti_toml_path().display()
+            );
             println!("Press Ctrl-C to stop.");
             tokio::signal::ctrl_c()
                 .await

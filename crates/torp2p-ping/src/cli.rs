@@ -1,11 +1,14 @@
 //! Command-line arguments, and every check that needs no I/O: a wrong command line is refused
 //! by the parser (exit code 2, with the flag named) before tor starts.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use libp2p_core::Multiaddr;
 use torp2p_addr::DialAddr;
 use torp2p_daemon::LocalAddr;
@@ -17,6 +20,18 @@ const MAX_INTERVAL_SECS: f64 = 86_400.0;
 /// The longest timeout, in seconds: 365 days (any longer is "never").
 const MAX_TIMEOUT_SECS: f64 = 31_536_000.0;
 
+/// The flags for C tor only (the ids clap gives them): refused with `--backend arti`.
+const C_TOR_FLAGS: [&str; 4] = [
+    "tor_bin",
+    "tor_control",
+    "tor_control_password",
+    "torrc_extra",
+];
+/// The flags for arti only: refused without `--backend arti`.
+const ARTI_FLAGS: [&str; 2] = ["arti_config", "arti_storage"];
+/// How to get a torp2p-ping that has the arti backend.
+pub(crate) const BUILD_WITH_ARTI: &str = "cargo build -p torp2p-ping --features arti";
+
 /// libp2p ping between onion services, over Tor.
 #[derive(Debug, Parser)]
 #[command(name = "torp2p-ping", version, about)]
@@ -24,6 +39,37 @@ pub(crate) struct Cli {
     /// More logs (-v: debug for torp2p, -vv: trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub(crate) verbose: u8,
+
+    /// Which Tor: `tor`, a tor process (one we start, or a running one with --tor-control);
+    /// `arti`, an arti client embedded in this process (no tor binary; only in a torp2p-ping
+    /// built with `cargo build -p torp2p-ping --features arti`). C tor's flags (--tor-*,
+    /// --torrc-extra) are for `tor` only, --arti-* for `arti` only. arti cannot do client
+    /// authorization (--authorized-client, --client-auth).
+    #[arg(long, global = true, value_enum, default_value_t = Backend::Tor)]
+    pub(crate) backend: Backend,
+
+    /// With --backend arti: arti's configuration file (arti's TOML format), e.g. the
+    /// `arti.toml` that `cargo xtask tornet` writes, to join a private network. Without it,
+    /// arti joins the public Tor network.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        conflicts_with_all = ["tor_bin", "tor_control", "torrc_extra"]
+    )]
+    pub(crate) arti_config: Option<PathBuf>,
+
+    /// With --backend arti: where arti keeps its state (guards, the onion service keys it
+    /// stores, locks) and its directory cache, in DIR/state and DIR/cache. One arti at a time
+    /// per DIR. Default: a fresh private temporary directory, removed at exit; then arti's
+    /// guards and a listener's keys do not persist (only --key-file keeps a listener's address).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        conflicts_with_all = ["tor_bin", "tor_control", "torrc_extra"]
+    )]
+    pub(crate) arti_storage: Option<PathBuf>,
 
     /// The tor binary to run (default: $TOR_BIN, or `tor` on PATH).
     #[arg(long, global = true, value_name = "PATH")]
@@ -53,7 +99,7 @@ pub(crate) struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) torrc_extra: Option<PathBuf>,
 
-    /// How long to wait for tor to bootstrap, in seconds (0.001 to 31536000).
+    /// How long to wait for tor (or arti) to bootstrap, in seconds (0.001 to 31536000).
     #[arg(
         long,
         global = true,
@@ -72,6 +118,15 @@ pub(crate) struct Cli {
 
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+/// Which Tor the program uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Backend {
+    /// A tor process (C tor).
+    Tor,
+    /// An arti client in this process (a build with the feature `arti`).
+    Arti,
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,6 +210,71 @@ pub(crate) enum Command {
 }
 
 impl Cli {
+    /// The command line of this process, checked; a wrong one ends the process as clap does
+    /// (the message on stderr, exit code 2).
+    pub(crate) fn parse_args() -> Self {
+        Self::try_parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// Parses `args` (the program name first): clap's checks, then those that depend on the
+    /// backend's value, which clap's `conflicts_with` cannot express (it sees whether a flag
+    /// is given, not its value): C tor's flags with `--backend arti`, arti's flags without it,
+    /// and `--backend arti` in a build without arti. Each is refused as clap refuses a
+    /// conflict: exit code 2, the flags named.
+    pub(crate) fn try_parse_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut cmd = Self::command();
+        let matches = cmd.try_get_matches_from_mut(args)?;
+        let cli = Self::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))?;
+        cli.check_backend(&matches, &mut cmd)?;
+        Ok(cli)
+    }
+
+    fn check_backend(
+        &self,
+        matches: &ArgMatches,
+        cmd: &mut clap::Command,
+    ) -> Result<(), clap::Error> {
+        // Given on the command line: a value from the environment (TORP2P_CONTROL_PASSWORD)
+        // is no mistake of this command line.
+        let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+        let shown = |cmd: &clap::Command, id: &str| {
+            cmd.get_arguments()
+                .find(|a| a.get_id() == id)
+                .map_or_else(|| id.to_string(), ToString::to_string)
+        };
+        match self.backend {
+            Backend::Arti => {
+                if !cfg!(feature = "arti") {
+                    let message = format!(
+                        "invalid value 'arti' for '--backend <BACKEND>': this torp2p-ping was built without the arti backend; build it with `{BUILD_WITH_ARTI}`"
+                    );
+                    return Err(cmd.error(ErrorKind::InvalidValue, message));
+                }
+                if let Some(id) = C_TOR_FLAGS.iter().find(|id| given(id)) {
+                    let message = format!(
+                        "the argument '{}' cannot be used with '--backend arti' (it is for C tor: --backend tor)",
+                        shown(cmd, id)
+                    );
+                    return Err(cmd.error(ErrorKind::ArgumentConflict, message));
+                }
+            }
+            Backend::Tor => {
+                if let Some(id) = ARTI_FLAGS.iter().find(|id| given(id)) {
+                    let message = format!(
+                        "the argument '{}' cannot be used without '--backend arti'",
+                        shown(cmd, id)
+                    );
+                    return Err(cmd.error(ErrorKind::ArgumentConflict, message));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// How stdout is written.
     pub(crate) fn output(&self) -> crate::output::Output {
         if self.json {
@@ -270,8 +390,10 @@ mod tests {
 
     #[test]
     fn defaults_are_what_the_help_says() {
-        let cli = Cli::try_parse_from(["torp2p-ping", "dial", GOOD]).unwrap();
+        let cli = Cli::try_parse_args(["torp2p-ping", "dial", GOOD]).unwrap();
         assert_eq!(cli.bootstrap_timeout, Duration::from_secs(180));
+        assert_eq!(cli.backend, Backend::Tor);
+        assert_eq!((cli.arti_config, cli.arti_storage), (None, None));
         let Command::Dial {
             count,
             interval,
@@ -292,7 +414,8 @@ mod tests {
         let words = prop_oneof![
             Just("dial".to_string()),
             Just("listen".to_string()),
-            "--(count|interval|timeout|bootstrap-timeout|port|exit-after|key-file|tor-bin|tor-control|tor-control-password|torrc-extra|verbose|help|version)(=.{0,12})?",
+            "--(count|interval|timeout|bootstrap-timeout|port|exit-after|key-file|tor-bin|tor-control|tor-control-password|torrc-extra|backend|arti-config|arti-storage|verbose|help|version)(=.{0,12})?",
+            "--backend(=| )?(tor|arti|c-tor|)",
             "-[civhV]{1,3}",
             "-?[0-9]{0,25}(\\.[0-9]{0,5})?(e-?[0-9]{1,4})?",
             "(-)?(nan|NaN|inf|infinity|1e20|1e-320|5e-324|18446744073709551616)",
@@ -315,13 +438,20 @@ mod tests {
             args in proptest::collection::vec(arg(), 0..8),
         ) {
             let argv = std::iter::once(OsString::from("torp2p-ping")).chain(args);
-            match Cli::try_parse_from(argv) {
+            match Cli::try_parse_args(argv) {
                 Err(e) => {
                     let _ = e.render().to_string();
                     let _ = e.exit_code();
                 }
                 Ok(cli) => {
                     prop_assert!(cli.bootstrap_timeout >= Duration::from_millis(1));
+                    // The backend and its flags agree.
+                    if cli.backend == Backend::Tor {
+                        prop_assert!(cli.arti_config.is_none() && cli.arti_storage.is_none());
+                    } else {
+                        prop_assert!(cfg!(feature = "arti"));
+                        prop_assert!(cli.tor_bin.is_none() && cli.tor_control.is_none() && cli.torrc_extra.is_none());
+                    }
                     if let Command::Dial { count, interval, timeout, multiaddr, .. } = &cli.command {
                         prop_assert!(*count >= 1);
                         prop_assert!(*interval >= Duration::from_millis(1));
@@ -353,6 +483,71 @@ mod tests {
         let mut argv = vec!["torp2p-ping".to_string()];
         argv.extend(std::iter::repeat_n("-v".to_string(), 300));
         argv.extend(["dial".into(), GOOD.into()]);
-        assert_eq!(Cli::try_parse_from(argv).unwrap().verbose, u8::MAX);
+        assert_eq!(Cli::try_parse_args(argv).unwrap().verbose, u8::MAX);
+    }
+
+    /// The checks that depend on `--backend`'s value, before or after the subcommand; a
+    /// control password from the environment is no conflict.
+    #[test]
+    fn the_backend_and_its_flags_agree() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_args(std::iter::once("torp2p-ping").chain(args.iter().copied()))
+        };
+        for args in [
+            &["--arti-config", "a.toml", "listen"][..],
+            &["--backend", "tor", "--arti-storage", "d", "listen"],
+            &["listen", "--arti-storage", "d"],
+        ] {
+            let e = parse(args).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::ArgumentConflict, "{args:?}");
+            assert!(
+                e.to_string().contains("without '--backend arti'"),
+                "{args:?}: {e}"
+            );
+        }
+        // Both kinds of flags at once: clap's own conflict.
+        let e = parse(&["--arti-config", "a.toml", "--tor-bin", "t", "listen"]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ArgumentConflict);
+        for args in [
+            &["--backend", "arti", "--tor-bin", "t", "listen"][..],
+            &[
+                "--backend=arti",
+                "dial",
+                GOOD,
+                "--tor-control",
+                "127.0.0.1:9051",
+            ],
+            &["listen", "--torrc-extra", "x", "--backend", "arti"],
+            &[
+                "--backend",
+                "arti",
+                "--tor-control-password",
+                "pw",
+                "listen",
+            ],
+        ] {
+            let e = parse(args).unwrap_err();
+            if cfg!(feature = "arti") {
+                assert_eq!(e.kind(), ErrorKind::ArgumentConflict, "{args:?}");
+                assert!(
+                    e.to_string()
+                        .contains("cannot be used with '--backend arti'"),
+                    "{args:?}: {e}"
+                );
+            } else {
+                assert_eq!(e.kind(), ErrorKind::InvalidValue, "{args:?}");
+                assert!(e.to_string().contains(BUILD_WITH_ARTI), "{args:?}: {e}");
+            }
+        }
+        let ok = parse(&["--backend", "arti", "--arti-config", "a.toml", "listen"]);
+        if cfg!(feature = "arti") {
+            let cli = ok.unwrap();
+            assert_eq!(cli.backend, Backend::Arti);
+            assert_eq!(cli.arti_config, Some(PathBuf::from("a.toml")));
+        } else {
+            assert!(ok.unwrap_err().to_string().contains(BUILD_WITH_ARTI));
+        }
+        let cli = parse(&["--backend", "tor", "--tor-bin", "t", "listen"]).unwrap();
+        assert_eq!(cli.backend, Backend::Tor);
     }
 }

@@ -5,9 +5,13 @@
 //! torp2p-ping dial <MULTIADDR> [--count N]
 //! ```
 //!
-//! tor comes from: a tor of our own (default, joining the real Tor network), a running tor
-//! (`--tor-control`), or a tor of our own that joins a private network (`--torrc-extra FILE`,
-//! e.g. the file `cargo xtask tornet` writes).
+//! Tor comes from (`--backend tor`, the default) a tor of our own (joining the real Tor
+//! network), a running tor (`--tor-control`), or a tor of our own that joins a private network
+//! (`--torrc-extra FILE`, e.g. the `client.torrc` that `cargo xtask tornet` writes); or
+//! (`--backend arti`, in a build with `--features arti`) an arti client embedded in the
+//! process, joining the real Tor network or the private network an `--arti-config FILE` names
+//! (the `arti.toml` that `cargo xtask tornet` writes), its state in `--arti-storage DIR` or a
+//! temporary directory.
 
 /// `println!` that never panics: when stdout is closed (`torp2p-ping dial ... | head -1`) the
 /// line is lost, and the program goes on.
@@ -33,12 +37,19 @@ mod run;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_args();
     init_tracing(cli.verbose);
     let output = cli.output();
+    // Made before the runtime and dropped after it: arti saves its state as the runtime ends.
+    let storage = match run::ArtiStorage::new(&cli) {
+        Ok(s) => s,
+        Err(e) => {
+            output.error(&e);
+            note!("torp2p-ping: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -50,7 +61,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run::run(cli)) {
+    let result = rt.block_on(run::run(cli, &storage));
+    // arti's tasks end here, and write their state into the storage directory, which goes
+    // after them.
+    drop(rt);
+    drop(storage);
+    match result {
         Ok(code) => code,
         Err(e) => {
             output.error(&e);
@@ -66,10 +82,10 @@ fn init_tracing(verbose: u8) {
     let default = match verbose {
         0 => "warn,tor=off",
         1 => {
-            "warn,torp2p_transport=debug,torp2p_daemon=debug,torp2p_socks=debug,torp2p_ping=debug,tor=info"
+            "warn,torp2p_transport=debug,torp2p_daemon=debug,torp2p_socks=debug,torp2p_arti=debug,torp2p_ping=debug,tor=info"
         }
         _ => {
-            "info,torp2p_transport=trace,torp2p_daemon=trace,torp2p_socks=trace,torp2p_ping=trace,tor=debug"
+            "info,torp2p_transport=trace,torp2p_daemon=trace,torp2p_socks=trace,torp2p_arti=trace,torp2p_ping=trace,tor=debug"
         }
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));

@@ -47,6 +47,48 @@ fn show(bar: &Option<ProgressBar>, s: &BootstrapStatus, last: &mut Option<u8>) {
     }
 }
 
+/// Shows that arti is bootstrapping while `bootstrap` runs (arti reports no steps here: a
+/// spinner with the time so far on a terminal, a line before and after otherwise), and how
+/// long it took once done.
+#[cfg(feature = "arti")]
+pub(crate) async fn arti_bootstrap<T, E>(
+    bootstrap: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let started = std::time::Instant::now();
+    let spinner = std::io::stderr().is_terminal().then(|| {
+        let s = ProgressBar::new_spinner();
+        if let Ok(style) = ProgressStyle::with_template("{spinner} arti bootstrap {elapsed} {msg}")
+        {
+            s.set_style(style);
+        }
+        s.set_message("(embedded Tor)");
+        s.enable_steady_tick(Duration::from_millis(120));
+        s
+    });
+    if spinner.is_none() {
+        note!("arti bootstrap: started (embedded Tor)");
+    }
+    let result = bootstrap.await;
+    let line = format!(
+        "arti bootstrap: done in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    match (spinner, &result) {
+        // The line stays, as the C tor bar does: a person sees that arti got there.
+        (Some(s), Ok(_)) => {
+            if let Ok(style) = ProgressStyle::with_template("{msg}") {
+                s.set_style(style);
+            }
+            s.finish_with_message(line);
+        }
+        // The error follows, from main.
+        (Some(s), Err(_)) => s.finish_and_clear(),
+        (None, Ok(_)) => note!("{line}"),
+        (None, Err(_)) => {}
+    }
+    result
+}
+
 /// A spinner with `message` on a terminal; a plain line otherwise.
 pub(crate) fn spinner(message: &str) -> Option<ProgressBar> {
     if !std::io::stderr().is_terminal() {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use libp2p_core::Multiaddr;
 use libp2p_core::muxing::StreamMuxerBox;
-use libp2p_core::transport::Boxed;
+use libp2p_core::transport::{Boxed, TransportError};
 use libp2p_core::upgrade::Version;
 use libp2p_identity::{Keypair, PeerId};
 use libp2p_swarm::{Swarm, SwarmEvent};
@@ -14,11 +14,11 @@ use torp2p_addr::{DialAddr, DialTarget, OnionAddress};
 use torp2p_daemon::{AttachConfig, AuthMethod, ClientAuthKey, ClientAuthPublicKey, OnionKey, Tor};
 use torp2p_transport as tor;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Backend, Cli, Command};
 use crate::output::Output;
 use crate::progress;
 
-pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
+pub(crate) async fn run(cli: Cli, storage: &ArtiStorage) -> Result<ExitCode, String> {
     // Check what the user gave before starting tor: a typo should not cost a bootstrap.
     match &cli.command {
         Command::Listen {
@@ -37,10 +37,12 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
             for client in authorized_client {
                 config = config.with_authorized_client(authorized_client_key(client)?);
             }
-            let tor = start_tor(&cli).await?;
+            let (transport, tor) = transport(&cli, storage, config, "--authorized-client").await?;
             let out = cli.output();
-            let result = listen(tor.clone(), &key, config, listen_addr, *exit_after, out).await;
-            tor.shutdown().await;
+            let result = listen(transport, &key, listen_addr, *exit_after, out).await;
+            if let Some(tor) = tor {
+                tor.shutdown().await;
+            }
             result
         }
         Command::ClientAuthKeygen { address, name } => client_auth_keygen(address, name),
@@ -68,11 +70,10 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 config = config.with_client_auth(service, key);
             }
-            let tor = start_tor(&cli).await?;
+            let (transport, tor) = transport(&cli, storage, config, "--client-auth").await?;
             let result = dial(
-                tor.clone(),
+                transport,
                 cli.output(),
-                config,
                 &text,
                 multiaddr.clone(),
                 *count,
@@ -80,8 +81,126 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
                 *timeout,
             )
             .await;
-            tor.shutdown().await;
+            if let Some(tor) = tor {
+                tor.shutdown().await;
+            }
             result
+        }
+    }
+}
+
+/// The transport on the backend the command line names, bootstrapped, with progress on
+/// stderr; for C tor also its handle, to shut tor down at the end. `auth_flag` is the client
+/// authorization flag of the command, named when the backend cannot do it.
+async fn transport(
+    cli: &Cli,
+    storage: &ArtiStorage,
+    config: tor::Config,
+    auth_flag: &str,
+) -> Result<(tor::Transport, Option<Tor>), String> {
+    match cli.backend {
+        Backend::Tor => {
+            let tor = start_tor(cli).await?;
+            let transport =
+                tor::Transport::from_tor(tor.clone(), config).map_err(|e| e.to_string())?;
+            Ok((transport, Some(tor)))
+        }
+        Backend::Arti => {
+            let transport = start_arti(cli, storage, config, auth_flag).await?;
+            Ok((transport, None))
+        }
+    }
+}
+
+/// The transport on an embedded arti, bootstrapped (a spinner meanwhile): joined to the
+/// network `--arti-config` describes, its state in `storage`.
+#[cfg(feature = "arti")]
+async fn start_arti(
+    cli: &Cli,
+    storage: &ArtiStorage,
+    config: tor::Config,
+    auth_flag: &str,
+) -> Result<tor::Transport, String> {
+    let mut arti = tor::arti::Config::new();
+    if let Some(file) = &cli.arti_config {
+        arti = arti.with_file(file);
+    }
+    if let Some(dir) = storage.path() {
+        arti = arti.with_storage_dir(dir);
+    }
+    let config = config
+        .with_tor(arti)
+        .with_bootstrap_timeout(cli.bootstrap_timeout);
+    progress::arti_bootstrap(tor::Transport::new(config))
+        .await
+        .map_err(|e| match e {
+            // Refused before arti starts: what the command line asked that arti cannot do.
+            tor::Error::Unsupported { .. } => {
+                format!("{e} (torp2p-ping: {auth_flag} needs --backend tor)")
+            }
+            e => format!("arti is not usable: {}", chain(&e)),
+        })
+}
+
+/// Without the feature `arti` the parser refuses `--backend arti` (cli.rs); this is the same
+/// refusal, should it get here.
+#[cfg(not(feature = "arti"))]
+async fn start_arti(
+    _cli: &Cli,
+    _storage: &ArtiStorage,
+    _config: tor::Config,
+    _auth_flag: &str,
+) -> Result<tor::Transport, String> {
+    Err(format!(
+        "this torp2p-ping was built without the arti backend; build it with `{}`",
+        crate::cli::BUILD_WITH_ARTI
+    ))
+}
+
+/// arti's storage directory for this run: `--arti-storage`, or a fresh private temporary
+/// directory (removed when this is dropped), or none (C tor). It must outlive the async
+/// runtime: arti's tasks end with the runtime, and save their state into it then.
+#[derive(Debug)]
+pub(crate) enum ArtiStorage {
+    /// Not arti.
+    None,
+    /// `--arti-storage DIR`.
+    #[cfg_attr(not(feature = "arti"), allow(dead_code))]
+    Given(std::path::PathBuf),
+    /// A temporary directory (mode 0700), removed on drop.
+    #[cfg(feature = "arti")]
+    Temporary(tempfile::TempDir),
+}
+
+impl ArtiStorage {
+    /// The storage the command line asks for.
+    pub(crate) fn new(cli: &Cli) -> Result<Self, String> {
+        if cli.backend != Backend::Arti {
+            return Ok(Self::None);
+        }
+        if let Some(dir) = &cli.arti_storage {
+            return Ok(Self::Given(dir.clone()));
+        }
+        #[cfg(feature = "arti")]
+        {
+            tempfile::Builder::new()
+                .prefix("torp2p-ping-arti-")
+                .tempdir()
+                .map(Self::Temporary)
+                .map_err(|e| format!("cannot create a temporary directory for arti: {e}"))
+        }
+        #[cfg(not(feature = "arti"))]
+        Ok(Self::None)
+    }
+
+    /// The directory, if arti has one.
+    #[cfg_attr(not(feature = "arti"), allow(dead_code))]
+    fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            Self::None => None,
+            Self::Given(dir) => Some(dir),
+            #[cfg(feature = "arti")]
+            Self::Temporary(dir) => Some(dir.path()),
         }
     }
 }
@@ -118,14 +237,12 @@ async fn start_tor(cli: &Cli) -> Result<Tor, String> {
 }
 
 fn swarm(
-    tor: Tor,
+    transport: tor::Transport,
     keypair: &Keypair,
-    config: tor::Config,
     interval: Duration,
 ) -> Result<Swarm<libp2p_ping::Behaviour>, String> {
-    let transport: Boxed<(PeerId, StreamMuxerBox)> = tor::Transport::from_tor(tor, config)
-        .and_then(|t| t.upgraded(keypair))
-        .map_err(|e| e.to_string())?;
+    let transport: Boxed<(PeerId, StreamMuxerBox)> =
+        transport.upgraded(keypair).map_err(|e| e.to_string())?;
     let behaviour = libp2p_ping::Behaviour::new(libp2p_ping::Config::new().with_interval(interval));
     Ok(Swarm::new(
         transport,
@@ -182,16 +299,15 @@ fn client_auth_keygen(address: &str, name: &std::path::Path) -> Result<ExitCode,
 }
 
 async fn listen(
-    tor: Tor,
+    transport: tor::Transport,
     key: &OnionKey,
-    config: tor::Config,
     listen_addr: Multiaddr,
     exit_after: Option<u32>,
     out: Output,
 ) -> Result<ExitCode, String> {
     // One key file: the identity is derived from the onion service key.
     let keypair = tor::identity_from_key(key);
-    let mut swarm = swarm(tor, &keypair, config, Duration::from_secs(1))?;
+    let mut swarm = swarm(transport, &keypair, Duration::from_secs(1))?;
     swarm
         .listen_on(listen_addr)
         .map_err(|e| format!("cannot listen: {e}"))?;
@@ -246,11 +362,9 @@ async fn listen(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn dial(
-    tor: Tor,
+    transport: tor::Transport,
     out: Output,
-    config: tor::Config,
     text: &str,
     addr: Multiaddr,
     count: u32,
@@ -258,7 +372,7 @@ async fn dial(
     timeout: Duration,
 ) -> Result<ExitCode, String> {
     let keypair = Keypair::generate_ed25519();
-    let mut swarm = swarm(tor, &keypair, config, interval)?;
+    let mut swarm = swarm(transport, &keypair, interval)?;
     let started = Instant::now();
     swarm
         .dial(addr.clone())
@@ -285,7 +399,7 @@ async fn dial(
                 if let Some(s) = &spinner {
                     s.finish_and_clear();
                 }
-                break Err(format!("cannot connect: {}", explain(&error)));
+                break Err(format!("cannot connect: {}", explain_dial(&error)));
             }
             SwarmEvent::Behaviour(libp2p_ping::Event { result, .. }) => match result {
                 Ok(rtt) => {
@@ -319,10 +433,31 @@ async fn dial(
     }
 }
 
+/// Why a dial failed: the transport's reason for each address tried ([`explain`]), rather than
+/// libp2p's list of whole error chains (its `DialError::Transport` has no `source`, so the
+/// reason cannot be found through it).
+fn explain_dial(error: &libp2p_swarm::DialError) -> String {
+    match error {
+        libp2p_swarm::DialError::Transport(errors) if !errors.is_empty() => errors
+            .iter()
+            .map(|(_, e)| match e {
+                TransportError::Other(io) => explain(io),
+                e => explain(e),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        e => explain(e),
+    }
+}
+
 /// The most useful message in an error chain: tor's reason for a failed dial (it says what
 /// happened and what to do), "tor is gone" when it is, else the whole chain.
 fn explain(error: &(dyn std::error::Error + 'static)) -> String {
     if let Some(dial) = tor::Error::dial_error_in(error) {
+        return dial.to_string();
+    }
+    #[cfg(feature = "arti")]
+    if let Some(dial) = causes(error).find_map(|e| e.downcast_ref::<tor::arti::DialError>()) {
         return dial.to_string();
     }
     let chain = chain(error);
@@ -331,6 +466,27 @@ fn explain(error: &(dyn std::error::Error + 'static)) -> String {
     } else {
         chain
     }
+}
+
+/// An error and its causes, looking into `io::Error`s too (which is how the swarm carries a
+/// transport's dial error), as torp2p-transport's `Error::find` does.
+#[cfg(feature = "arti")]
+fn causes<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    let mut current = Some(error);
+    std::iter::from_fn(move || {
+        let e = current?;
+        current = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+        Some(e)
+    })
+    .take(64)
 }
 
 /// An error and its causes, one after the other (a cause that repeats the error is left out).

@@ -6,7 +6,9 @@
 //! the checks fails at once instead of starting a tor that joins the real network; the one
 //! case that needs tor names it with `--tor-bin` and a torrc tor refuses.
 //!
-//! 86 cases, and one more for a closed stderr (`a_closed_stderr_loses_the_message_without_a_panic`).
+//! 86 cases, and one more for a closed stderr (`a_closed_stderr_loses_the_message_without_a_panic`);
+//! the flags of one backend refused with the other, and (feature `arti`) what the arti
+//! backend cannot do, refused before it bootstraps.
 #![allow(clippy::unwrap_used)]
 
 use std::ffi::{OsStr, OsString};
@@ -488,4 +490,172 @@ fn a_closed_stderr_loses_the_message_without_a_panic() {
     drop(child.stdout.take());
     drop(child.stderr.take());
     assert_eq!(child.wait().unwrap().code(), Some(1));
+}
+
+/// `--backend` and the flags of one backend only: C tor's flags with `--backend arti`, and
+/// `--arti-*` without it, are refused by the parser (exit code 2, both flags named), before or
+/// after the subcommand; in a build without arti, `--backend arti` is refused with the command
+/// that builds it. A control password from the environment is no conflict.
+#[test]
+fn flags_of_the_other_backend_are_refused_by_the_parser() {
+    let good = format!("/onion3/{GOOD}:4001/p2p/{PEER}");
+    let arti_refuses = |flag: &str| -> String {
+        if cfg!(feature = "arti") {
+            format!("the argument '{flag}' cannot be used with '--backend arti'")
+        } else {
+            "built without the arti backend; build it with `cargo build -p torp2p-ping --features arti`".into()
+        }
+    };
+    let cases: Vec<(Vec<&str>, String)> =
+        vec![
+        (
+            vec!["--backend", "arti", "--tor-bin", "/usr/bin/tor", "listen"],
+            arti_refuses("--tor-bin <PATH>"),
+        ),
+        (
+            vec!["--backend", "arti", "dial", &good, "--tor-control", "127.0.0.1:9051"],
+            arti_refuses("--tor-control <ADDR|PATH>"),
+        ),
+        (
+            vec!["listen", "--torrc-extra", "x.torrc", "--backend=arti"],
+            arti_refuses("--torrc-extra <FILE>"),
+        ),
+        (
+            vec!["--backend", "arti", "--tor-control-password", "pw", "listen"],
+            arti_refuses("--tor-control-password <TOR_CONTROL_PASSWORD>"),
+        ),
+        (
+            vec!["--arti-config", "arti.toml", "listen"],
+            "the argument '--arti-config <FILE>' cannot be used without '--backend arti'".into(),
+        ),
+        (
+            vec!["--backend", "tor", "dial", &good, "--arti-storage", "dir"],
+            "the argument '--arti-storage <DIR>' cannot be used without '--backend arti'".into(),
+        ),
+        // Both kinds at once: clap's own conflict, whatever the backend.
+        (
+            vec!["--arti-config", "arti.toml", "--tor-control", "127.0.0.1:9051", "listen"],
+            "the argument '--arti-config <FILE>' cannot be used with '--tor-control <ADDR|PATH>'"
+                .into(),
+        ),
+        (
+            vec!["--backend", "c-tor", "listen"],
+            "invalid value 'c-tor' for '--backend <BACKEND>'".into(),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (args, words) in &cases {
+        let (code, text) = run_str(args);
+        if code != 2 || !text.contains(words.as_str()) || text.contains("panicked") {
+            failures.push(format!(
+                "{args:?}: exit {code} (want 2), want {words:?} in:\n{text}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
+}
+
+/// A loopback-only arti configuration for tests that must never bootstrap: one made-up
+/// authority and cache at 127.0.0.1:9 (discard; nothing listens there), so that a refusal
+/// that came too late would fail on loopback, never reach a real network.
+#[cfg(feature = "arti")]
+fn nowhere_arti_toml(dir: &std::path::Path) -> String {
+    let path = dir.join("nowhere-arti.toml");
+    let hex = "AB".repeat(20);
+    std::fs::write(
+        &path,
+        format!(
+            "[tor_network.authorities]\nv3idents = [\"{hex}\"]\nuploads = [[\"127.0.0.1:9\"]]\n\
+             downloads = [[\"127.0.0.1:9\"]]\nvotes = [[\"127.0.0.1:9\"]]\n\n\
+             [[tor_network.fallback_caches]]\nrsa_identity = \"{hex}\"\n\
+             ed_identity = \"{}\"\norports = [\"127.0.0.1:9\"]\n",
+            "A".repeat(43)
+        ),
+    )
+    .unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// What arti cannot do is refused with the transport's error (exit 1), naming the flag to
+/// leave out, before arti bootstraps (the configuration points nowhere, and the bootstrap
+/// timeout is short: a refusal after bootstrap would fail differently). An arti configuration
+/// file that cannot be read is an error naming it. A control password in the environment
+/// does not stop `--backend arti`.
+#[cfg(feature = "arti")]
+#[test]
+fn what_arti_cannot_do_is_refused_with_the_transports_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = nowhere_arti_toml(dir.path());
+    let name = dir.path().join("alice");
+    let name = name.to_str().unwrap();
+    let (code, text) = run_str(&["client-auth-keygen", GOOD, name]);
+    assert_eq!(code, 0, "{text}");
+    let public = format!("{name}.auth");
+    let private = format!("{name}.auth_private");
+    let good = format!("/onion3/{GOOD}:4001/p2p/{PEER}");
+    let missing = dir.path().join("missing.toml");
+    let missing = missing.to_str().unwrap();
+    let arti = |rest: &[&str]| -> Vec<OsString> {
+        let mut v: Vec<OsString> = ["--backend", "arti", "--bootstrap-timeout", "5"]
+            .iter()
+            .map(os)
+            .collect();
+        v.extend(rest.iter().map(os));
+        v
+    };
+    let cases: Vec<(Vec<OsString>, Vec<&str>)> = vec![
+        (
+            arti(&[
+                "--arti-config",
+                &toml,
+                "listen",
+                "--authorized-client",
+                &public,
+            ]),
+            vec![
+                "torp2p-ping: the embedded arti backend cannot restrict an onion service to authorized clients",
+                "(torp2p-ping: --authorized-client needs --backend tor)",
+            ],
+        ),
+        (
+            arti(&[
+                "--arti-config",
+                &toml,
+                "dial",
+                &good,
+                "--client-auth",
+                &private,
+            ]),
+            vec![
+                "torp2p-ping: the embedded arti backend cannot dial onion services with client authorization",
+                "(torp2p-ping: --client-auth needs --backend tor)",
+            ],
+        ),
+        (
+            arti(&["--arti-config", missing, "listen"]),
+            vec!["torp2p-ping: arti is not usable: ", missing],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (args, words) in &cases {
+        let out = Command::new(BIN)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env("TOR_BIN", "/nonexistent/tor-for-tests")
+            .env("TORP2P_CONTROL_PASSWORD", "from-the-environment")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let code = out.status.code().unwrap_or(-1);
+        if code != 1 || !words.iter().all(|w| text.contains(w)) || text.contains("panicked") {
+            failures.push(format!(
+                "{args:?}: exit {code} (want 1), want {words:?} in:\n{text}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
 }
