@@ -229,7 +229,7 @@ async fn tend(
             return tending.fail(error).await.answer(Ok(()));
         }
     }
-    info!(%address, "onion service reachable (arti)");
+    info!("onion service reachable (arti)");
     if let Err(stop) = tending.send(Ok(ServiceEvent::Reachable)).await {
         return stop.answer(Ok(()));
     }
@@ -282,14 +282,14 @@ async fn tend(
                 if !verdict.observe(state, tokio::time::Instant::now()) {
                     continue;
                 }
-                info!(%address, "onion service reachable again (arti)");
+                info!("onion service reachable again (arti)");
                 ServiceEvent::Reachable
             }
             () = grace_over => {
                 let Some(reason) = verdict.expire(tokio::time::Instant::now()) else {
                     continue;
                 };
-                info!(%address, %reason, "onion service unreachable (arti)");
+                info!(%reason, "onion service unreachable (arti)");
                 ServiceEvent::Unreachable(Error::ServiceUnreachable { reason })
             }
         };
