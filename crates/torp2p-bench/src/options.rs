@@ -18,7 +18,7 @@ struct Cli {
     #[arg(long, value_enum, value_name = "BACKEND")]
     backend: Option<Backend>,
     /// circuits the round trips, setups and transfers are spread over (--backend arti only),
-    /// default 3
+    /// default 6
     #[arg(long, value_name = "N", value_parser = positive)]
     circuits: Option<usize>,
     /// round-trip pairs (raw echo / libp2p ping), default 40
@@ -135,7 +135,7 @@ impl Opts {
             (true, false) => (10, 3, 2, 4, 2, 20, 1),
             (false, false) => (40, 8, 4, 20, 5, 100, 1),
             (true, true) => (10, 3, 2, 4, 2, 20, 2),
-            (false, true) => (40, 8, 6, 10, 5, 100, 3),
+            (false, true) => (40, 8, 6, 10, 5, 100, 6),
         };
         Ok(Opts {
             backend,
@@ -190,7 +190,7 @@ mod tests {
         assert_eq!(o.backend, Backend::Tor);
         let a = Opts::parse(&args(&["--backend", "arti"])).unwrap();
         assert_eq!(a.backend, Backend::Arti);
-        assert_eq!((a.circuits, a.throughput, a.mib, a.samples), (3, 6, 10, 40));
+        assert_eq!((a.circuits, a.throughput, a.mib, a.samples), (6, 6, 10, 40));
         assert!(!a.criterion);
         let a = Opts::parse(&args(&[
             "--backend",
