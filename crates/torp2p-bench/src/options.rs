@@ -99,7 +99,9 @@ fn positive(v: &str) -> Result<usize, String> {
 #[derive(Debug, Clone)]
 pub(crate) struct Opts {
     pub(crate) backend: Backend,
-    /// Listeners per backend, each reached on circuits of its own (`--backend arti`).
+    /// Listeners per backend, each reached on circuits of its own (`--backend arti`; read
+    /// only in a build with the feature `arti`).
+    #[cfg_attr(not(feature = "arti"), allow(dead_code))]
     pub(crate) circuits: usize,
     pub(crate) samples: usize,
     pub(crate) setup: usize,
