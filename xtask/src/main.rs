@@ -34,7 +34,9 @@ commands:
                   relays killed...) N times, or only the test files named (e.g. --only
                   recovery_offline); medians per scenario; fails unless every run recovers
   bench           torp2p against raw Tor on a private network, as ratios: runs the torp2p-bench
-                  package optimized (--help for options; --unoptimized runs its debug build)
+                  package optimized (--help for options; --unoptimized runs its debug build);
+                  --backend arti: torp2p over embedded arti against raw Tor and C tor (builds
+                  the bench with the feature arti)
   docs            build the book and the API docs into target/site, check links
   leaks           the ping demo and a clearnet dial through tor in a loopback-only network
                   namespace under strace: only the private network's ports and our own unix
@@ -133,10 +135,15 @@ pub(crate) fn runs(args: &[String], command: &str) -> Result<usize, String> {
     }
 }
 
-/// Runs a command in the workspace root, echoing it, and fails if it fails.
+/// Runs a command in the workspace root, echoing it, and fails if it fails. It does not
+/// inherit the variables cargo set for xtask's own package ([`package_env`]).
 pub(crate) fn run(program: &str, args: &[&str]) -> Result<(), String> {
     eprintln!("xtask: running `{program} {}`", args.join(" "));
-    let status = Command::new(program)
+    let mut command = Command::new(program);
+    for name in package_env() {
+        command.env_remove(name);
+    }
+    let status = command
         .args(args)
         .current_dir(root())
         .status()
@@ -151,16 +158,54 @@ pub(crate) fn run(program: &str, args: &[&str]) -> Result<(), String> {
 /// `cargo xtask bench [options]`: `cargo run --release -p torp2p-bench -- [options]`. The
 /// benchmarks are a package of their own (`crates/torp2p-bench`); they run optimized because
 /// noise and yamux run in their process (in a debug build those, not tor, would be measured),
-/// unless `--unoptimized` asks for the debug build.
+/// unless `--unoptimized` asks for the debug build. `--backend arti` builds them with the
+/// feature `arti` (the embedded arti backend).
 fn bench(args: &[String]) -> Result<(), String> {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut full = vec!["run"];
     if !args.iter().any(|a| a == "--unoptimized") {
         full.push("--release");
     }
-    full.extend(["--package", "torp2p-bench", "--"]);
+    full.extend(["--package", "torp2p-bench"]);
+    if wants_arti(args) {
+        full.extend(["--features", "arti"]);
+    }
+    full.push("--");
     full.extend(args.iter().map(String::as_str));
     run(&cargo, &full)
+}
+
+/// The variables `cargo run` set for xtask's package (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`,
+/// ...): a cargo started from here must not see them. Build scripts that read them (ring's
+/// reads `CARGO_MANIFEST_DIR` and `CARGO_PKG_*` with `rerun-if-env-changed`) would otherwise
+/// run again whenever one switches between `cargo xtask ...` and plain cargo, and everything
+/// above them (ring: rustls, noise, all of arti) be rebuilt.
+fn package_env() -> Vec<std::ffi::OsString> {
+    env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| {
+            name.to_str().is_some_and(|n| {
+                n.starts_with("CARGO_PKG_")
+                    || matches!(
+                        n,
+                        "CARGO_MANIFEST_DIR"
+                            | "CARGO_MANIFEST_PATH"
+                            | "CARGO_MANIFEST_LINKS"
+                            | "CARGO_CRATE_NAME"
+                            | "CARGO_BIN_NAME"
+                            | "CARGO_PRIMARY_PACKAGE"
+                    )
+            })
+        })
+        .collect()
+}
+
+/// Whether the bench's arguments ask for `--backend arti` (the bench itself checks the rest).
+fn wants_arti(args: &[String]) -> bool {
+    args.iter().any(|a| a == "--backend=arti")
+        || args
+            .windows(2)
+            .any(|w| w[0] == "--backend" && w[1] == "arti")
 }
 
 /// `cargo xtask test`: what CI runs.
@@ -198,4 +243,19 @@ fn test() -> Result<(), String> {
     leaks::leaks(&[])?;
     eprintln!("xtask: all checks passed");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wants_arti;
+
+    #[test]
+    fn backend_arti_turns_the_feature_on() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(wants_arti(&args(&["--quick", "--backend", "arti"])));
+        assert!(wants_arti(&args(&["--backend=arti"])));
+        assert!(!wants_arti(&args(&["--backend", "tor"])));
+        assert!(!wants_arti(&args(&["--quick", "arti"])));
+        assert!(!wants_arti(&args(&[])));
+    }
 }

@@ -78,6 +78,11 @@ impl Flights {
         self.created.elapsed().as_secs_f64() * 1000.0
     }
 
+    /// When the stream was wrapped: just after the SOCKS reply, or when arti's stream opened.
+    pub(crate) fn created(&self) -> Instant {
+        self.created
+    }
+
     pub(crate) fn round_trips(&self) -> u32 {
         self.round_trips.load(Ordering::Relaxed)
     }

@@ -2,6 +2,7 @@
 //! `NewAddress` (the transport).
 
 use std::future::poll_fn;
+use std::path::Path;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,7 @@ use torp2p_daemon::{LocalAddr, OnionKey, OnionServiceOptions, PortMapping, Publi
 use torp2p_transport as tor;
 
 use crate::network::{Bed, within};
+use crate::p2p::TorHandle;
 use crate::{PORT, STEP};
 
 /// Listener readiness, interleaved: ADD_ONION → published (the daemon) vs `listen_on` →
@@ -25,49 +27,58 @@ pub(crate) async fn listen_readiness(
     for i in 0..n {
         for side in [i % 2, (i + 1) % 2] {
             if side == 0 {
-                let key = OnionKey::generate();
-                let t = Instant::now();
-                let service = bed
-                    .host
-                    .add_onion_service(
-                        &key,
-                        &[PortMapping {
-                            virtual_port: PORT,
-                            target: LocalAddr::Unix(bed.unused_socket.clone()),
-                        }],
-                        &OnionServiceOptions::new(),
-                    )
-                    .await
-                    .map_err(|e| format!("readiness, raw: {e}"))?;
-                service
-                    .wait_published(publication, STEP)
-                    .await
-                    .map_err(|e| format!("readiness, raw: {e}"))?;
-                raw.push(t.elapsed().as_secs_f64());
-                service
-                    .remove()
-                    .await
-                    .map_err(|e| format!("readiness, raw: {e}"))?;
+                raw.push(raw_once(&bed.host, &bed.unused_socket, publication).await?);
             } else {
-                p2p.push(listen_once(&bed.host, publication).await?);
+                let host = TorHandle::CTor(bed.host.clone());
+                p2p.push(listen_once(&host, publication).await?);
             }
         }
     }
     Ok((raw, p2p))
 }
 
+/// One onion service on `tor`: ADD_ONION → published, then removed (its target `socket` is
+/// never connected to). Seconds.
+pub(crate) async fn raw_once(
+    tor: &Tor,
+    socket: &Path,
+    publication: Publication,
+) -> Result<f64, String> {
+    let key = OnionKey::generate();
+    let t = Instant::now();
+    let service = tor
+        .add_onion_service(
+            &key,
+            &[PortMapping {
+                virtual_port: PORT,
+                target: LocalAddr::Unix(socket.to_path_buf()),
+            }],
+            &OnionServiceOptions::new(),
+        )
+        .await
+        .map_err(|e| format!("readiness, raw: {e}"))?;
+    service
+        .wait_published(publication, STEP)
+        .await
+        .map_err(|e| format!("readiness, raw: {e}"))?;
+    let elapsed = t.elapsed().as_secs_f64();
+    service
+        .remove()
+        .await
+        .map_err(|e| format!("readiness, raw: {e}"))?;
+    Ok(elapsed)
+}
+
 /// One listener on `tor`: `listen_on` → `NewAddress`, then removed. Seconds.
-async fn listen_once(tor: &Tor, publication: Publication) -> Result<f64, String> {
+pub(crate) async fn listen_once(tor: &TorHandle, publication: Publication) -> Result<f64, String> {
     let key = OnionKey::generate();
     let addr = tor::listen_addr(&key, PORT).map_err(|e| e.to_string())?;
-    let mut transport = tor::Transport::from_tor(
-        tor.clone(),
+    let mut transport = tor.transport(
         tor::Config::new()
             .with_key(key)
             .with_publication(publication)
             .with_publish_timeout(STEP),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let id = ListenerId::next();
     let t = Instant::now();
     transport

@@ -29,6 +29,10 @@
 //! The figures go to stdout as a table and to `target/bench/latest.json` ([`report`]). Nothing
 //! here asserts a time: this is not part of `cargo xtask test`.
 //!
+//! `--backend arti` (built with the feature `arti`; `cargo xtask bench --backend arti` turns
+//! it on) runs torp2p over the embedded arti backend beside torp2p over C tor and raw Tor, all
+//! three in turn in one run, and writes `target/bench/latest-arti.json` (`versus`).
+//!
 //! The rest: [`options`] (the command line), [`stats`] (medians and quartiles), [`network`]
 //! (the private network and the order of the phases), [`raw`] (the raw SOCKS baseline),
 //! [`p2p`] and [`server`] (the libp2p side).
@@ -52,8 +56,10 @@ mod server;
 mod setup;
 mod stats;
 mod throughput;
+#[cfg(feature = "arti")]
+mod versus;
 
-use options::Opts;
+use options::{Backend, Opts};
 use report::Report;
 
 /// Whether `--trace` was given.
@@ -99,6 +105,39 @@ fn bench(args: &[String], opts: &Opts) -> Result<(), String> {
     }
     TRACE.store(opts.trace, Ordering::Relaxed);
     let started = Instant::now();
+    let command = std::iter::once("cargo xtask bench".to_string())
+        .chain(args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (table, json, file) = match opts.backend {
+        Backend::Tor => {
+            let report = c_tor(opts)?;
+            (report.table(&command), report.json(&command), "latest.json")
+        }
+        Backend::Arti => {
+            let report = arti(opts)?;
+            (
+                report.table(&command),
+                report.json(&command),
+                "latest-arti.json",
+            )
+        }
+    };
+    print!("{table}");
+    let dir = target_dir().join("bench");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join(file);
+    std::fs::write(&path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!(
+        "wrote {} ({:.0} s in all)",
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// torp2p over C tor against raw Tor (`--backend tor`).
+fn c_tor(opts: &Opts) -> Result<Report, String> {
     let codecs = if opts.criterion {
         codecs::criterion(opts.quick)?
     } else {
@@ -112,23 +151,38 @@ fn bench(args: &[String], opts: &Opts) -> Result<(), String> {
             .await
             .map_err(|e| format!("the benchmark task failed: {e}"))?
     })?;
-    let report = Report { codecs, ..report };
-    let command = std::iter::once("cargo xtask bench".to_string())
-        .chain(args.iter().cloned())
-        .collect::<Vec<_>>()
-        .join(" ");
-    print!("{}", report.table(&command));
-    let json = report.json(&command);
-    let dir = target_dir().join("bench");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let path = dir.join("latest.json");
-    std::fs::write(&path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    println!(
-        "wrote {} ({:.0} s in all)",
-        path.display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
+    Ok(Report { codecs, ..report })
+}
+
+/// torp2p over arti against raw Tor and against torp2p over C tor (`--backend arti`).
+#[cfg(feature = "arti")]
+fn arti(opts: &Opts) -> Result<versus::Report, String> {
+    // arti's tasks run until the runtime ends and save their state then: its storage must
+    // outlive the runtime.
+    let storage = tempfile::Builder::new()
+        .prefix("torp2p-bench-arti-")
+        .tempdir()
+        .map_err(|e| format!("cannot create arti's storage directory: {e}"))?;
+    let rt = runtime()?;
+    let network = opts.clone();
+    let dir = storage.path().to_path_buf();
+    let report = rt.block_on(async move {
+        tokio::spawn(async move { versus::arti_bench(&network, &dir).await })
+            .await
+            .map_err(|e| format!("the benchmark task failed: {e}"))?
+    });
+    drop(rt);
+    drop(storage);
+    report
+}
+
+#[cfg(not(feature = "arti"))]
+fn arti(_: &Opts) -> Result<Report, String> {
+    Err(
+        "this build has no arti backend: `cargo xtask bench --backend arti` builds it with the \
+         feature `arti` (cargo run --release -p torp2p-bench --features arti -- --backend arti)"
+            .into(),
+    )
 }
 
 /// The multi-threaded runtime the benchmark runs on (two workers, as `cargo xtask e2e`).

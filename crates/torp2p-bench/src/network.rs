@@ -11,6 +11,7 @@ use torp2p_socks::Isolation;
 use torp2p_testnet::TestNet;
 
 use crate::options::Opts;
+use crate::p2p::TorHandle;
 use crate::report::Report;
 use crate::stats::Stats;
 use crate::{listen, round_trip, scale, server, setup, throughput};
@@ -36,6 +37,18 @@ fn proxy_of(tor: &Tor) -> Result<LocalAddr, String> {
 /// Starts the network and two client tors, runs every phase, stops all tors again (and fails
 /// if one is left behind). On failure the network's directory is kept (`Builder::run`).
 pub(crate) async fn network_bench(o: &Opts) -> Result<Report, String> {
+    let (report, nodes) =
+        on_network(async |net, host, client| run(net, host, client, o).await).await?;
+    Ok(Report { nodes, ..report })
+}
+
+/// Starts the network and two client tors (the listener's and the dialer's), runs `body` on
+/// them, stops all tors again (and fails if one is left behind); `body`'s result and the
+/// number of tors of the network. On failure the network's directory is kept
+/// (`Builder::run`).
+pub(crate) async fn on_network<R>(
+    body: impl AsyncFnOnce(&TestNet, &Tor, &Tor) -> Result<R, String>,
+) -> Result<(R, usize), String> {
     eprintln!("torp2p-bench: starting a private Tor network");
     let mut pids = Vec::new();
     let result = TestNet::builder()
@@ -46,7 +59,7 @@ pub(crate) async fn network_bench(o: &Opts) -> Result<Report, String> {
                 (Ok(host), Ok(client)) => {
                     pids.extend(host.pid());
                     pids.extend(client.pid());
-                    let r = run(net, &host, &client, o).await;
+                    let r = body(net, &host, &client).await;
                     host.shutdown().await;
                     client.shutdown().await;
                     r
@@ -63,7 +76,7 @@ pub(crate) async fn network_bench(o: &Opts) -> Result<Report, String> {
                 }
             };
             let nodes = net.nodes().len();
-            result.map(|r| Report { nodes, ..r }).map_err(Failed)
+            result.map(|r| (r, nodes)).map_err(Failed)
         })
         .await
         .map_err(|Failed(e)| e);
@@ -111,7 +124,7 @@ pub(crate) struct Bed {
 
 /// The phases, in order, on the running network.
 async fn run(net: &TestNet, host: &Tor, client: &Tor, o: &Opts) -> Result<Report, String> {
-    let server = server::Server::start(host.clone()).await?;
+    let server = server::Server::start(&TorHandle::CTor(host.clone())).await?;
     let onion = server
         .addr
         .iter()
@@ -171,7 +184,17 @@ async fn run(net: &TestNet, host: &Tor, client: &Tor, o: &Opts) -> Result<Report
         report.tput_p2p_4 = Stats::of(&p2p_4);
 
         eprintln!("torp2p-bench: {} concurrent dials to one listener", o.dials);
-        let scale = scale::scale(&bed, o.dials, o.dial_isolation).await?;
+        let scale = scale::scale(
+            &TorHandle::CTor(client.clone()),
+            &bed.listener,
+            scale::Measured {
+                tor_dialer: client,
+                tor_listener: host,
+            },
+            o.dials,
+            o.dial_isolation,
+        )
+        .await?;
         report.dials_ok = scale.ok;
         report.dials_seconds = scale.seconds;
         report.rss_before = scale.before;

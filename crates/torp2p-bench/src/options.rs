@@ -1,6 +1,6 @@
 //! The command line: what to run, and how many samples of each.
 
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory as _, Parser, ValueEnum};
 use torp2p_socks::Isolation;
 
 /// The command line as clap reads it; [`Opts`] is what the benchmark uses.
@@ -12,16 +12,25 @@ use torp2p_socks::Isolation;
     disable_version_flag = true
 )]
 struct Cli {
+    /// the tor under torp2p: tor (C tor, the default) or arti (the embedded arti backend,
+    /// against raw Tor and against torp2p over C tor in the same run; writes
+    /// latest-arti.json)
+    #[arg(long, value_enum, value_name = "BACKEND")]
+    backend: Option<Backend>,
+    /// circuits the round trips, setups and transfers are spread over (--backend arti only),
+    /// default 6
+    #[arg(long, value_name = "N", value_parser = positive)]
+    circuits: Option<usize>,
     /// round-trip pairs (raw echo / libp2p ping), default 40
     #[arg(long, value_name = "N", value_parser = positive)]
     samples: Option<usize>,
     /// connection setups per variant on new circuits, default 8 (and 2N on warm ones)
     #[arg(long, value_name = "N", value_parser = positive)]
     setup: Option<usize>,
-    /// transfers per side, default 4
+    /// transfers per side, default 4 (--backend arti: 6)
     #[arg(long, value_name = "N", value_parser = positive)]
     throughput: Option<usize>,
-    /// MiB per transfer, default 20
+    /// MiB per transfer, default 20 (--backend arti: 10)
     #[arg(long, value_name = "N", value_parser = positive)]
     mib: Option<usize>,
     /// listener readiness pairs, default 5
@@ -33,7 +42,7 @@ struct Cli {
     /// circuits of the concurrent dials, default per-connection (one each)
     #[arg(long, value_enum, value_name = "ISOLATION")]
     dial_isolation: Option<DialIsolation>,
-    /// skip the codec micro-benchmarks
+    /// skip the codec micro-benchmarks (--backend arti never runs them)
     #[arg(long)]
     no_criterion: bool,
     /// print each connection setup's reads and writes (ms after the SOCKS reply)
@@ -45,6 +54,15 @@ struct Cli {
     /// run in this (debug) build instead of re-running with --release
     #[arg(long)]
     unoptimized: bool,
+}
+
+/// `--backend`: the tor under torp2p.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Backend {
+    // C tor (a tor process per peer, dialled through its SOCKS port).
+    Tor,
+    // The embedded arti client, beside C tor.
+    Arti,
 }
 
 /// `--dial-isolation`: the circuits of the concurrent dials.
@@ -80,6 +98,11 @@ fn positive(v: &str) -> Result<usize, String> {
 /// What to run, from the command line.
 #[derive(Debug, Clone)]
 pub(crate) struct Opts {
+    pub(crate) backend: Backend,
+    /// Listeners per backend, each reached on circuits of its own (`--backend arti`; read
+    /// only in a build with the feature `arti`).
+    #[cfg_attr(not(feature = "arti"), allow(dead_code))]
+    pub(crate) circuits: usize,
     pub(crate) samples: usize,
     pub(crate) setup: usize,
     pub(crate) throughput: usize,
@@ -100,13 +123,25 @@ impl Opts {
         let cli = Cli::try_parse_from(
             std::iter::once("cargo xtask bench".to_string()).chain(args.iter().cloned()),
         )?;
-        // The defaults, and `--quick`'s small counts.
-        let (samples, setup, throughput, mib, listen, dials) = if cli.quick {
-            (10, 3, 2, 4, 2, 20)
-        } else {
-            (40, 8, 4, 20, 5, 100)
+        let backend = cli.backend.unwrap_or(Backend::Tor);
+        if cli.circuits.is_some() && backend != Backend::Arti {
+            return Err(Cli::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--circuits is for --backend arti",
+            ));
+        }
+        let arti = backend == Backend::Arti;
+        // The defaults, and `--quick`'s small counts. With arti, the transfers are spread
+        // over the circuits (and a third side is measured): more and smaller.
+        let (samples, setup, throughput, mib, listen, dials, circuits) = match (cli.quick, arti) {
+            (true, false) => (10, 3, 2, 4, 2, 20, 1),
+            (false, false) => (40, 8, 4, 20, 5, 100, 1),
+            (true, true) => (10, 3, 2, 4, 2, 20, 2),
+            (false, true) => (40, 8, 6, 10, 5, 100, 6),
         };
         Ok(Opts {
+            backend,
+            circuits: cli.circuits.unwrap_or(circuits),
             samples: cli.samples.unwrap_or(samples),
             setup: cli.setup.unwrap_or(setup),
             throughput: cli.throughput.unwrap_or(throughput),
@@ -116,7 +151,7 @@ impl Opts {
             dial_isolation: cli
                 .dial_isolation
                 .map_or(Isolation::PerConnection, Isolation::from),
-            criterion: !cli.no_criterion,
+            criterion: !cli.no_criterion && !arti,
             trace: cli.trace,
             quick: cli.quick,
             unoptimized: cli.unoptimized,
@@ -154,6 +189,23 @@ mod tests {
             Isolation::PerPeer
         );
         assert!(Opts::parse(&args(&["--dial-isolation", "nobody"])).is_err());
+        assert_eq!(o.backend, Backend::Tor);
+        let a = Opts::parse(&args(&["--backend", "arti"])).unwrap();
+        assert_eq!(a.backend, Backend::Arti);
+        assert_eq!((a.circuits, a.throughput, a.mib, a.samples), (6, 6, 10, 40));
+        assert!(!a.criterion);
+        let a = Opts::parse(&args(&[
+            "--backend",
+            "arti",
+            "--circuits",
+            "5",
+            "--mib",
+            "2",
+        ]))
+        .unwrap();
+        assert_eq!((a.circuits, a.mib), (5, 2));
+        assert!(Opts::parse(&args(&["--circuits", "2"])).is_err());
+        assert!(Opts::parse(&args(&["--backend", "i2p"])).is_err());
         assert!(Opts::parse(&args(&["--samples", "0"])).is_err());
         assert!(Opts::parse(&args(&["--samples"])).is_err());
         assert!(Opts::parse(&args(&["--frobnicate"])).is_err());
@@ -165,6 +217,8 @@ mod tests {
         assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp);
         let help = e.to_string();
         for flag in [
+            "--backend",
+            "--circuits",
             "--samples",
             "--setup",
             "--throughput",

@@ -34,6 +34,27 @@ pub(crate) const PING_SIZE: usize = 32;
 
 pub(crate) type Upgraded = Boxed<(PeerId, StreamMuxerBox)>;
 
+/// The tor a torp2p transport of the benchmark runs on: a C tor (its handle, shared by the
+/// transports on it) or an embedded arti client (feature `arti`, shared the same way).
+#[derive(Debug, Clone)]
+pub(crate) enum TorHandle {
+    CTor(Tor),
+    #[cfg(feature = "arti")]
+    Arti(tor::arti::Client),
+}
+
+impl TorHandle {
+    /// A transport on this tor with `config`.
+    pub(crate) fn transport(&self, config: tor::Config) -> Result<tor::Transport, String> {
+        match self {
+            TorHandle::CTor(t) => tor::Transport::from_tor(t.clone(), config),
+            #[cfg(feature = "arti")]
+            TorHandle::Arti(c) => tor::Transport::from_arti(c.clone(), config),
+        }
+        .map_err(|e| e.to_string())
+    }
+}
+
 /// noise + yamux over `transport`, negotiated with `version`.
 pub(crate) fn upgrade<T>(
     transport: T,
@@ -169,27 +190,36 @@ impl Conn {
     /// One libp2p ping on a new substream.
     pub(crate) async fn ping(&self) -> Result<(), String> {
         let mut s = self.open(PING).await?;
-        let payload = [7u8; PING_SIZE];
-        let mut back = [0u8; PING_SIZE];
-        s.write_all(&payload)
-            .await
-            .map_err(|e| format!("ping: {e}"))?;
-        s.flush().await.map_err(|e| format!("ping: {e}"))?;
-        s.read_exact(&mut back)
-            .await
-            .map_err(|e| format!("ping: {e}"))?;
-        if back != payload {
-            return Err("ping: other bytes came back".into());
-        }
+        ping_on(&mut s).await?;
         let _ = s.close().await;
         Ok(())
     }
 }
 
+/// One libp2p ping (a 32-byte payload echoed, as `libp2p-ping` sends it) on a ping
+/// substream that stays open; seconds.
+pub(crate) async fn ping_on(s: &mut Negotiated<SubstreamBox>) -> Result<f64, String> {
+    let payload: [u8; PING_SIZE] = std::array::from_fn(|i| i as u8);
+    let mut back = [0u8; PING_SIZE];
+    let t = std::time::Instant::now();
+    s.write_all(&payload)
+        .await
+        .map_err(|e| format!("ping: {e}"))?;
+    s.flush().await.map_err(|e| format!("ping: {e}"))?;
+    s.read_exact(&mut back)
+        .await
+        .map_err(|e| format!("ping: {e}"))?;
+    let elapsed = t.elapsed().as_secs_f64();
+    if back != payload {
+        return Err("ping: other bytes came back".into());
+    }
+    Ok(elapsed)
+}
+
 /// A dialer without a swarm, on `tor`.
-pub(crate) fn dialer(tor: Tor, isolation: Isolation) -> Result<Upgraded, String> {
+pub(crate) fn dialer(tor: &TorHandle, isolation: Isolation) -> Result<Upgraded, String> {
     upgrade(
-        tor::Transport::from_tor(tor, dialer_config(isolation)).map_err(|e| e.to_string())?,
+        tor.transport(dialer_config(isolation))?,
         &Keypair::generate_ed25519(),
         Version::V1Lazy,
     )
@@ -223,7 +253,7 @@ impl Slot {
 /// multistream-select `V1Lazy` for the connection and substreams) or stock (`V1`). Every
 /// connection's stream is wrapped to count round trips, the counter put into the slot.
 pub(crate) fn ping_swarm(
-    tor: Tor,
+    tor: &TorHandle,
     isolation: Isolation,
     lazy: bool,
     interval: Duration,
@@ -231,8 +261,8 @@ pub(crate) fn ping_swarm(
     let keypair = Keypair::generate_ed25519();
     let slot = Arc::new(Slot::default());
     let counting = slot.clone();
-    let transport = tor::Transport::from_tor(tor, dialer_config(isolation))
-        .map_err(|e| e.to_string())?
+    let transport = tor
+        .transport(dialer_config(isolation))?
         .map(move |stream, _| {
             let flights = Arc::new(Flights::default());
             if let Ok(mut s) = counting.0.lock() {

@@ -6,10 +6,13 @@ use torp2p_socks::Isolation;
 
 use crate::stats::{RoundTrips, Stats, ratio};
 
-/// The setups of one variant: seconds and counted round trips.
+/// The setups of one variant: seconds (to the first answer, to the tor stream, to the libp2p
+/// connection) and counted round trips.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Setups {
     pub(crate) seconds: Vec<f64>,
+    pub(crate) stream: Vec<f64>,
+    pub(crate) connected: Vec<f64>,
     pub(crate) round_trips: RoundTrips,
     pub(crate) failed: usize,
 }
@@ -363,7 +366,7 @@ fn short(variant: &str) -> &str {
     variant.split(" (").next().unwrap_or(variant)
 }
 
-fn isolation_name(i: Isolation) -> &'static str {
+pub(crate) fn isolation_name(i: Isolation) -> &'static str {
     match i {
         Isolation::Shared => "shared",
         Isolation::PerPeer => "per-peer",
@@ -371,7 +374,7 @@ fn isolation_name(i: Isolation) -> &'static str {
     }
 }
 /// A string for JSON.
-fn json_str(s: &str) -> String {
+pub(crate) fn json_str(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
@@ -423,5 +426,7 @@ mod tests {
         assert!(json.contains("\"rtt_ratio\": null"));
         assert!(!json.contains("NaN"));
         assert!(json.contains("\"tried\": 0, \"succeeded\": 0"));
+        let parsed: Result<serde_json::Value, _> = serde_json::from_str(&json);
+        assert!(parsed.is_ok(), "not JSON: {parsed:?}\n{json}");
     }
 }

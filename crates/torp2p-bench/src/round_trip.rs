@@ -5,7 +5,7 @@ use std::time::Duration;
 use torp2p_socks::Isolation;
 
 use crate::network::Bed;
-use crate::p2p::{next_ping, ping_swarm};
+use crate::p2p::{TorHandle, next_ping, ping_swarm};
 use crate::raw;
 
 /// Warm round trips, interleaved: a libp2p ping (its RTT as `libp2p-ping` measures it),
@@ -16,7 +16,7 @@ pub(crate) async fn round_trips(bed: &Bed, n: usize) -> Result<(Vec<f64>, Vec<f6
     // relays can hold the next one back a few milliseconds: measured here, an echo right
     // after each ping took 3–4 ms longer than the ping).
     let (mut swarm, _) = ping_swarm(
-        bed.client.clone(),
+        &TorHandle::CTor(bed.client.clone()),
         Isolation::PerPeer,
         true,
         Duration::from_millis(500),

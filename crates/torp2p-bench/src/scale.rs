@@ -3,15 +3,17 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use libp2p_core::Endpoint;
 use libp2p_core::transport::{DialOpts as CoreDialOpts, PortUse, Transport as _};
+use libp2p_core::{Endpoint, Multiaddr};
+use torp2p_daemon::Tor;
 use torp2p_socks::Isolation;
 
 use crate::STEP;
-use crate::network::{Bed, within};
-use crate::p2p::{Conn, dialer};
+use crate::network::within;
+use crate::p2p::{Conn, TorHandle, dialer};
 use crate::report::Rss;
 
+#[derive(Debug)]
 pub(crate) struct Scale {
     pub(crate) ok: usize,
     pub(crate) seconds: f64,
@@ -19,27 +21,42 @@ pub(crate) struct Scale {
     pub(crate) after: Rss,
 }
 
-fn rss(bed: &Bed) -> Rss {
-    Rss {
-        process: rss_kib(None),
-        tor_dialer: rss_kib(bed.client.pid()),
-        tor_listener: rss_kib(bed.host.pid()),
+/// Whose memory is measured: this process and the two C tors (the dialer's and the
+/// listener's).
+pub(crate) struct Measured<'a> {
+    pub(crate) tor_dialer: &'a Tor,
+    pub(crate) tor_listener: &'a Tor,
+}
+
+impl Measured<'_> {
+    fn rss(&self) -> Rss {
+        Rss {
+            process: rss_kib(None),
+            tor_dialer: rss_kib(self.tor_dialer.pid()),
+            tor_listener: rss_kib(self.tor_listener.pid()),
+        }
     }
 }
 
-/// `n` concurrent dials to the listener, each connected and pinged once; RSS before and
+/// `n` concurrent dials on `tor` to `listener`, each connected and pinged once; RSS before and
 /// with all of them open.
-pub(crate) async fn scale(bed: &Bed, n: usize, isolation: Isolation) -> Result<Scale, String> {
-    let mut transport = dialer(bed.client.clone(), isolation)?;
+pub(crate) async fn scale(
+    tor: &TorHandle,
+    listener: &Multiaddr,
+    measured: Measured<'_>,
+    n: usize,
+    isolation: Isolation,
+) -> Result<Scale, String> {
+    let mut transport = dialer(tor, isolation)?;
     // Settle: what the earlier phases left is freed or reused, not counted.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let before = rss(bed);
+    let before = measured.rss();
     let t = Instant::now();
     let mut tasks = Vec::with_capacity(n);
     for _ in 0..n {
         let dial = transport
             .dial(
-                bed.listener.clone(),
+                listener.clone(),
                 CoreDialOpts {
                     role: Endpoint::Dialer,
                     port_use: PortUse::Reuse,
@@ -76,7 +93,7 @@ pub(crate) async fn scale(bed: &Bed, n: usize, isolation: Isolation) -> Result<S
             errors[0]
         );
     }
-    let after = rss(bed);
+    let after = measured.rss();
     let ok = conns.len();
     drop(conns);
     Ok(Scale {

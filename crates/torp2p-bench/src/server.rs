@@ -12,11 +12,11 @@ use libp2p_core::transport::{ListenerId, TransportEvent, upgrade::Version};
 use libp2p_core::{Multiaddr, Transport as _};
 use libp2p_identity::{Keypair, PeerId};
 use tokio::sync::oneshot;
-use torp2p_daemon::{OnionKey, Tor};
+use torp2p_daemon::OnionKey;
 use torp2p_transport as tor;
 
 use crate::network::within;
-use crate::p2p::{PING, PING_SIZE, SINK, Upgraded, drive, upgrade};
+use crate::p2p::{PING, PING_SIZE, SINK, TorHandle, Upgraded, drive, upgrade};
 use crate::{PORT, RAW_ECHO, RAW_SINK, STEP, raw};
 
 /// The benchmark's torp2p listener: serves ping and the sink on every connection.
@@ -28,14 +28,13 @@ pub(crate) struct Server {
 
 impl Server {
     /// Listens on a fresh onion address on `tor`; returns once the address is reported.
-    pub(crate) async fn start(tor: Tor) -> Result<Server, String> {
+    pub(crate) async fn start(tor: &TorHandle) -> Result<Server, String> {
         let keypair = Keypair::generate_ed25519();
         let peer = keypair.public().to_peer_id();
         let key = OnionKey::generate();
         let listen = tor::listen_addr(&key, PORT).map_err(|e| e.to_string())?;
         let mut transport = upgrade(
-            tor::Transport::from_tor(tor, tor::Config::new().with_key(key))
-                .map_err(|e| e.to_string())?
+            tor.transport(tor::Config::new().with_key(key))?
                 .and_then(demux),
             &keypair,
             Version::V1Lazy,

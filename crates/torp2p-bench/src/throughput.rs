@@ -7,7 +7,7 @@ use futures::{AsyncReadExt, AsyncWriteExt};
 use torp2p_socks::Isolation;
 
 use crate::network::{Bed, within};
-use crate::p2p::{Conn, SINK, connect, dialer};
+use crate::p2p::{Conn, SINK, TorHandle, connect, dialer};
 use crate::{STEP, raw};
 
 /// Transfers of `mib` MiB, interleaved: over a raw SOCKS stream and over a yamux substream
@@ -17,7 +17,7 @@ pub(crate) async fn throughput(
     n: usize,
     mib: usize,
 ) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>), String> {
-    let mut transport = dialer(bed.client.clone(), Isolation::PerPeer)?;
+    let mut transport = dialer(&TorHandle::CTor(bed.client.clone()), Isolation::PerPeer)?;
     let conn = within(
         STEP,
         "throughput: dial",
@@ -52,7 +52,7 @@ pub(crate) async fn throughput(
 }
 
 /// `mib` MiB over `streams` substreams of `conn` at once; MiB/s.
-async fn transfer(conn: &Conn, mib: usize, streams: usize) -> Result<f64, String> {
+pub(crate) async fn transfer(conn: &Conn, mib: usize, streams: usize) -> Result<f64, String> {
     let t = Instant::now();
     let total = (mib as u64) << 20;
     let each = total / streams as u64;

@@ -159,11 +159,11 @@ pub enum Error {
         slots: usize,
     },
 
-    /// [`Transport::from_tor`](crate::Transport::from_tor) was given a config that names a tor
-    /// source or a bootstrap timeout, which only [`Transport::new`](crate::Transport::new)
-    /// uses.
+    /// [`Transport::from_tor`](crate::Transport::from_tor) (or `Transport::from_arti`, feature
+    /// `arti`) was given a config that names a tor source or a bootstrap timeout, which only
+    /// [`Transport::new`](crate::Transport::new) uses.
     #[error(
-        "the config names a tor source or bootstrap timeout, but Transport::from_tor uses the Tor handle it is given as it is: use Transport::new, or leave out Config::with_tor and with_bootstrap_timeout"
+        "the config names a tor source or bootstrap timeout, but Transport::from_tor (or from_arti) uses the tor it is given as it is: use Transport::new, or leave out Config::with_tor and with_bootstrap_timeout"
     )]
     TorSourceConflict,
 

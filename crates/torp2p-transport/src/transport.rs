@@ -96,6 +96,26 @@ impl Transport {
         Ok(Self::on(backend, config))
     }
 
+    /// A transport on an embedded arti client you already have (feature `arti`), at once:
+    /// the client is shared, as a [`Tor`] handle is by [`Transport::from_tor`], e.g. by
+    /// several transports with other settings (isolation, keys) or by other parts of your
+    /// program. Dials keep the client's own dial timeout (set when it was bootstrapped) and
+    /// the config's, whichever ends first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TorSourceConflict`] if the config names a tor source or a bootstrap timeout,
+    /// as for [`Transport::from_tor`]; [`Error::Unsupported`] for what arti cannot do (see
+    /// [`TorSource::Embedded`](crate::TorSource::Embedded)), as [`Transport::new`] refuses it.
+    #[cfg(feature = "arti")]
+    pub fn from_arti(client: torp2p_arti::Client, config: Config) -> Result<Self, Error> {
+        if config.tor.is_some() || config.bootstrap_timeout.is_some() {
+            return Err(Error::TorSourceConflict);
+        }
+        let backend = crate::backend::arti::Arti::with_client(client, &config)?;
+        Ok(Self::on(Arc::new(backend), config))
+    }
+
     fn on(backend: Arc<dyn Backend>, config: Config) -> Self {
         let keys: HashMap<OnionAddress, OnionKey> = config
             .keys

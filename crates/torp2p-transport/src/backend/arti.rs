@@ -58,14 +58,28 @@ impl Arti {
                 doing: "bootstrapping arti",
                 source,
             })?;
-        Ok(Self {
+        Ok(Self::on(client, config))
+    }
+
+    /// On a client bootstrapped already (shared with other transports or parts of the
+    /// program), after refusing what arti cannot do.
+    pub(crate) fn with_client(
+        client: torp2p_arti::Client,
+        config: &crate::Config,
+    ) -> Result<Self, Error> {
+        check(config)?;
+        Ok(Self::on(client, config))
+    }
+
+    fn on(client: torp2p_arti::Client, config: &crate::Config) -> Self {
+        Self {
             client,
             dial: config.dial.clone(),
             rotation: Rotation::new(
                 config.rotate_isolation && config.dial.isolation() == Isolation::PerPeer,
             ),
             watch: config.reachability,
-        })
+        }
     }
 }
 
