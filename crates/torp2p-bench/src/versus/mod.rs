@@ -10,7 +10,7 @@
 //! transfers are spread over `--circuits` listeners per backend, each reached on circuits of
 //! its own, and medians are taken over all of them.
 //!
-//! The phases are in [`phases`], the report in [`report`].
+//! The phases are in [`mod@phases`], the report in [`mod@report`].
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
