@@ -32,6 +32,9 @@ pub(crate) struct ControlConn {
     /// The PID of the process behind a unix control socket, as the kernel tells it
     /// (`SO_PEERCRED`, in our PID namespace: 0 if that process is not visible in it).
     peer_pid: Option<u32>,
+    /// Whether this connection asked for events (`SETEVENTS` with a list): tor's asynchronous
+    /// replies (`6xx`) may then come before a command's reply, and are not that reply.
+    subscribed: bool,
 }
 
 impl ControlConn {
@@ -76,6 +79,7 @@ impl ControlConn {
             timeout,
             owed: 0,
             peer_pid,
+            subscribed: false,
         })
     }
 
@@ -88,6 +92,7 @@ impl ControlConn {
             timeout,
             owed: 0,
             peer_pid: None,
+            subscribed: false,
         }
     }
 
@@ -138,8 +143,9 @@ impl ControlConn {
         let Some(conn) = self.conn.as_mut() else {
             return Err(Error::ControlClosed { addr });
         };
+        let subscribed = self.subscribed;
         while self.owed > 0 {
-            match tokio::time::timeout(timeout, conn.receive_data()).await {
+            match tokio::time::timeout(timeout, receive_reply(conn, subscribed)).await {
                 Ok(Ok(_late)) => self.owed -= 1,
                 Ok(Err(e)) => return Err(map_err(e, &addr, shown)),
                 Err(_) => {
@@ -165,7 +171,7 @@ impl ControlConn {
             Ok(Err(e)) => return Err(map_err(e, &addr, shown)),
             Ok(Ok(())) => {}
         }
-        match tokio::time::timeout(timeout, conn.receive_data()).await {
+        match tokio::time::timeout(timeout, receive_reply(conn, subscribed)).await {
             Err(_) => {
                 // The request went out: its reply will come, and must not be taken for the
                 // reply to the next command.
@@ -176,11 +182,18 @@ impl ControlConn {
                 })
             }
             Ok(Err(e)) => Err(map_err(e, &addr, shown)),
-            Ok(Ok(reply)) => Ok(reply),
+            Ok(Ok(reply)) => {
+                if reply.0 == 250 && command.starts_with("SETEVENTS") {
+                    // `SETEVENTS` alone unsubscribes from everything.
+                    self.subscribed = command.split_whitespace().nth(1).is_some();
+                }
+                Ok(reply)
+            }
         }
     }
 
-    /// Reads one reply (for the event connection: no timeout, events come when they come).
+    /// Reads one reply, events included (for the event connection: no timeout, events come
+    /// when they come).
     pub(crate) async fn read_reply(&mut self) -> Result<(u16, Vec<String>)> {
         let addr = self.addr.clone();
         let Some(conn) = self.conn.as_mut() else {
@@ -304,6 +317,28 @@ impl ControlConn {
 }
 
 /// A broken connection (to `addr`) is a closed one; anything else tor sent is a protocol error.
+/// The next reply that answers a command: on a connection `subscribed` to events, the
+/// asynchronous ones (`6xx`, e.g. a `650 STATUS_CLIENT` between a `GETINFO` and its reply) are
+/// passed over. (Before a `SETEVENTS` tor sends none: a `650` there is taken for what it is,
+/// a reply that is not `250`.)
+async fn receive_reply(
+    conn: &mut Conn<BufReader<Box<dyn Io>>>,
+    subscribed: bool,
+) -> std::result::Result<(u16, Vec<String>), ConnError> {
+    loop {
+        let (code, lines) = conn.receive_data().await?;
+        if subscribed && (600..700).contains(&code) {
+            tracing::trace!(
+                code,
+                first = lines.first().map(String::as_str),
+                "event before a reply"
+            );
+            continue;
+        }
+        return Ok((code, lines));
+    }
+}
+
 fn map_err(e: ConnError, addr: &LocalAddr, shown: &str) -> Error {
     match e {
         ConnError::IOError(_) => Error::ControlClosed { addr: addr.clone() },

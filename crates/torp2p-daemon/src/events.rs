@@ -273,6 +273,43 @@ pub(crate) async fn run_reader(mut conn: ControlConn, ch: EventChannels) {
 mod tests {
     use super::*;
 
+    /// An event that tor sends between `GETINFO status/bootstrap-phase` and its reply (seen on
+    /// a private network: `650 STATUS_CLIENT NOTICE CONSENSUS_ARRIVED`) is an event, not the
+    /// reply.
+    #[tokio::test]
+    async fn an_event_before_the_reply_is_not_the_reply() {
+        use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+
+        let (ours, theirs) = tokio::io::duplex(4096);
+        let tor = tokio::spawn(async move {
+            let (r, mut w) = tokio::io::split(theirs);
+            let mut lines = tokio::io::BufReader::new(r).lines();
+            let setevents = lines.next_line().await.unwrap().unwrap();
+            assert_eq!(setevents, "SETEVENTS STATUS_CLIENT HS_DESC");
+            w.write_all(b"250 OK\r\n").await.unwrap();
+            let getinfo = lines.next_line().await.unwrap().unwrap();
+            assert_eq!(getinfo, "GETINFO status/bootstrap-phase");
+            w.write_all(
+                b"650 STATUS_CLIENT NOTICE CONSENSUS_ARRIVED\r\n\
+                  250-status/bootstrap-phase=NOTICE BOOTSTRAP PROGRESS=100 TAG=done SUMMARY=\"Done\"\r\n\
+                  250 OK\r\n",
+            )
+            .await
+            .unwrap();
+            // Keep the connection open until the client is done.
+            while let Ok(Some(_)) = lines.next_line().await {}
+        });
+        let mut conn = ControlConn::from_io(
+            Box::new(ours),
+            torp2p_addr::LocalAddr::Tcp(([127, 0, 0, 1], 9051).into()),
+            std::time::Duration::from_secs(10),
+        );
+        let status = subscribe(&mut conn).await.unwrap();
+        assert!(status.is_done(), "{status:?}");
+        drop(conn);
+        tor.await.unwrap();
+    }
+
     #[test]
     fn bootstrap_notice() {
         let s = BootstrapStatus::parse(r#"NOTICE BOOTSTRAP PROGRESS=100 TAG=done SUMMARY="Done""#)
