@@ -214,3 +214,93 @@ fn both_backends_answer_bad_addresses_alike_and_one_key_gives_one_address() {
     drop(rt);
     drop(storage);
 }
+
+/// `Transport::from_arti`: two transports on one arti client (other keys, other settings),
+/// one listening, the other dialing it; bytes cross both ways. A config that names a tor
+/// source of its own is refused, as `from_tor` refuses it.
+#[test]
+fn transports_on_one_arti_client_reach_each_other() {
+    use futures::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let storage = tempfile::Builder::new()
+        .prefix("torp2p-arti-shared-")
+        .tempdir()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let storage_dir = storage.path().to_path_buf();
+    rt.block_on(torp2p_testnet::TestNet::builder().run(async |net| {
+        let client = tor::arti::Client::bootstrap(
+            &tor::arti::Config::new()
+                .with_file(net.arti_toml_path())
+                .with_storage_dir(&storage_dir),
+        )
+        .await
+        .expect("arti bootstraps on the private network");
+
+        let conflict = tor::Transport::from_arti(
+            client.clone(),
+            tor::Config::new().with_tor(tor::arti::Config::new()),
+        );
+        assert!(
+            matches!(conflict, Err(tor::Error::TorSourceConflict)),
+            "{conflict:?}"
+        );
+
+        let key = tor::OnionKey::generate();
+        let mut listener =
+            tor::Transport::from_arti(client.clone(), tor::Config::new().with_key(key.clone()))
+                .unwrap();
+        let mut dialer = tor::Transport::from_arti(
+            client,
+            tor::Config::new()
+                .with_isolation(tor::Isolation::PerConnection)
+                .with_dial_config(tor::socks::Config::new().with_timeout(Duration::from_secs(60))),
+        )
+        .unwrap();
+        let addr = tor::listen_addr(&key, 4001).unwrap();
+        listener
+            .listen_on(ListenerId::next(), addr.clone())
+            .unwrap();
+        match next_event(&mut listener, Duration::from_secs(120)).await {
+            TransportEvent::NewAddress { listen_addr, .. } => assert_eq!(listen_addr, addr),
+            TransportEvent::ListenerClosed { reason, .. } => {
+                panic!("the listener closed: {reason:?}")
+            }
+            _ => panic!("expected NewAddress"),
+        }
+
+        // The listener's transport is polled while the dial goes on: its events carry the
+        // incoming stream.
+        let dial = dialer.dial(addr.clone(), opts()).unwrap();
+        let accept = async {
+            loop {
+                match next_event(&mut listener, Duration::from_secs(120)).await {
+                    TransportEvent::Incoming { upgrade, .. } => break upgrade.await.unwrap(),
+                    TransportEvent::ListenerClosed { reason, .. } => {
+                        panic!("the listener closed: {reason:?}")
+                    }
+                    _ => continue,
+                }
+            }
+        };
+        let (dialed, accepted) = tokio::join!(dial, accept);
+        let (mut dialed, mut accepted) = (dialed.expect("the dial reaches the listener"), accepted);
+        dialed.write_all(b"ping").await.unwrap();
+        dialed.flush().await.unwrap();
+        let mut buf = [0u8; 4];
+        accepted.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"ping");
+        accepted.write_all(b"pong").await.unwrap();
+        accepted.flush().await.unwrap();
+        dialed.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"pong");
+        Ok::<(), torp2p_testnet::Error>(())
+    }))
+    .expect("the private Tor network starts");
+    drop(rt);
+    drop(storage);
+}
