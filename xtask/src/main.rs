@@ -226,10 +226,7 @@ fn test() -> Result<(), String> {
             "warnings",
         ],
     )?;
-    run(
-        &cargo,
-        &["test", "--workspace", "--all-features", "--locked"],
-    )?;
+    tests(&cargo)?;
     eprintln!("xtask: checking that the library crates can be published");
     package::package(&[])?;
     for backend in ping_proc::Backend::ALL {
@@ -243,6 +240,29 @@ fn test() -> Result<(), String> {
     leaks::leaks(&[])?;
     eprintln!("xtask: all checks passed");
     Ok(())
+}
+
+/// Every test of the workspace with every feature. With cargo-nextest installed (CI's machines
+/// have it) the test binaries run side by side (`.config/nextest.toml`), where `cargo test`
+/// runs one binary after the other and most of them wait for tor; nextest does not run doc
+/// tests, so `cargo test --doc` follows. Without it, `cargo test` runs the same tests.
+fn tests(cargo: &str) -> Result<(), String> {
+    let features = ["--workspace", "--all-features", "--locked"];
+    let nextest = Command::new(cargo)
+        .args(["nextest", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !nextest {
+        eprintln!(
+            "xtask: cargo-nextest not found (with it, `cargo install --locked cargo-nextest`, \
+             the test binaries run side by side); running the tests with `cargo test`"
+        );
+        return run(cargo, &[&["test"][..], &features].concat());
+    }
+    run(cargo, &[&["nextest", "run"][..], &features].concat())?;
+    run(cargo, &[&["test", "--doc"][..], &features].concat())
 }
 
 #[cfg(test)]

@@ -106,6 +106,11 @@ pub(crate) fn package(args: &[String]) -> Result<(), String> {
     eprintln!("xtask: running `cargo {}`", package_args.join(" "));
     let out = Command::new(&cargo)
         .args(&package_args)
+        // The verification builds each package alone, with its own features: nothing of the
+        // tests' build is reused, and the workspace's profile does not reach a packaged crate.
+        // A build that only has to compile once needs neither debug info nor incremental state.
+        .env("CARGO_PROFILE_DEV_DEBUG", "false")
+        .env("CARGO_INCREMENTAL", "0")
         .current_dir(crate::root())
         .output()
         .map_err(|e| format!("could not run cargo: {e}"))?;
