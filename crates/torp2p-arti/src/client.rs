@@ -42,6 +42,26 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// The first pause before a dial that found no path is tried again; it doubles up to
+/// [`NO_PATH_LAST_PAUSE`].
+const NO_PATH_FIRST_PAUSE: Duration = Duration::from_millis(250);
+/// The longest pause between tries of a dial that found no path.
+const NO_PATH_LAST_PAUSE: Duration = Duration::from_secs(4);
+
+/// Whether a dial that failed with `kind` is tried again after `pause`: arti says `NoPath` at
+/// once, without retrying itself, when its directory does not yet have what a path needs
+/// (seen right after bootstrap on a small network: no layer-2 vanguard usable for any
+/// HSDir); that changes as descriptors and consensuses arrive. Only while the dial's
+/// `deadline` (`None`: none) leaves time for the pause.
+fn no_path_yet(
+    kind: arti_client::ErrorKind,
+    deadline: Option<tokio::time::Instant>,
+    pause: Duration,
+) -> bool {
+    kind == arti_client::ErrorKind::NoPath
+        && deadline.is_none_or(|d| tokio::time::Instant::now() + pause < d)
+}
+
 impl Client {
     /// Starts arti with `config` and waits until it has bootstrapped (enough directory
     /// information to build circuits). Must run inside a tokio runtime.
@@ -100,6 +120,10 @@ impl Client {
     /// resolved by the exit relay, never here, or an IP address) through an exit relay. Local
     /// and private IP addresses are refused by arti. Nothing is ever connected to directly.
     ///
+    /// A try that fails because arti has no path yet (its directory still filling in, e.g.
+    /// right after bootstrap) is made again after a pause (250 ms, doubling up to 4 s) until
+    /// the dial timeout; every other failure ends the dial at once.
+    ///
     /// # Errors
     ///
     /// A [`DialError`]: the kinds that C tor reports with its extended SOCKS replies, the
@@ -131,19 +155,34 @@ impl Client {
             }
         };
         let addr = addr.map_err(|e| DialError::from_arti(target.clone(), e.into()))?;
-        let connect = self.tor.connect_with_prefs(addr, &prefs);
         let timeout = self.dial_timeout;
-        let done = match tokio::time::Instant::now().checked_add(timeout) {
-            Some(deadline) => tokio::time::timeout_at(deadline, connect).await,
-            None => Ok(connect.await),
-        };
-        match done {
-            Ok(Ok(stream)) => Ok(Stream::new(stream)),
-            Ok(Err(e)) => Err(DialError::from_arti(target.clone(), e)),
-            Err(_) => Err(DialError::Timeout {
-                target: target.clone(),
-                timeout,
-            }),
+        let deadline = tokio::time::Instant::now().checked_add(timeout);
+        let mut pause = NO_PATH_FIRST_PAUSE;
+        loop {
+            let connect = self.tor.connect_with_prefs(addr.clone(), &prefs);
+            let done = match deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline, connect).await,
+                None => Ok(connect.await),
+            };
+            match done {
+                Ok(Ok(stream)) => return Ok(Stream::new(stream)),
+                Ok(Err(e)) if no_path_yet(e.kind(), deadline, pause) => {
+                    tracing::debug!(
+                        error = %e,
+                        ?pause,
+                        "arti has no path for this circuit yet (its directory and vanguards are still filling in); trying again"
+                    );
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(NO_PATH_LAST_PAUSE);
+                }
+                Ok(Err(e)) => return Err(DialError::from_arti(target.clone(), e)),
+                Err(_) => {
+                    return Err(DialError::Timeout {
+                        target: target.clone(),
+                        timeout,
+                    });
+                }
+            }
         }
     }
 
@@ -248,6 +287,27 @@ fn install_crypto_provider() {
 mod tests {
     use super::*;
     use torp2p_daemon::OnionKey;
+
+    #[tokio::test]
+    async fn only_a_missing_path_is_tried_again_and_only_before_the_deadline() {
+        use arti_client::ErrorKind as K;
+        let soon = Duration::from_millis(250);
+        let later = Some(tokio::time::Instant::now() + Duration::from_secs(60));
+        assert!(no_path_yet(K::NoPath, later, soon));
+        assert!(no_path_yet(K::NoPath, None, soon));
+        let now = Some(tokio::time::Instant::now() + Duration::from_millis(100));
+        assert!(
+            !no_path_yet(K::NoPath, now, soon),
+            "the pause outlasts the dial"
+        );
+        for kind in [
+            K::OnionServiceNotFound,
+            K::TorNetworkTimeout,
+            K::RemoteConnectionRefused,
+        ] {
+            assert!(!no_path_yet(kind, later, soon), "{kind:?}");
+        }
+    }
 
     /// The key C tor would be given (torp2p-daemon's `OnionKey`, 64 expanded bytes) gives the
     /// same onion address in arti.
