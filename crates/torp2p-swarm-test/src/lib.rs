@@ -27,6 +27,9 @@ pub fn init_test_logging() {
 pub const STEP: Duration = Duration::from_secs(90);
 /// The timeout of one dial (connections on the private network take about a second).
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a peer's swarm keeps a connection that no protocol keeps alive: longer than any
+/// test, so that only Tor (or the test) ends a connection.
+pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
 
 pub use behaviour::{Behaviour, BehaviourEvent};
 
@@ -135,8 +138,13 @@ fn peer_on(
             )),
         },
         id,
+        // Ping and identify do not keep a connection alive: libp2p closes it once it has
+        // been idle this long (`KeepAliveTimeout`). The scenarios ask whether a connection
+        // survives a fault of Tor's, so libp2p must not close it first: with 120 s, a slow
+        // recovery step (a 124-s reconnection in one faults run) outlived B's first connection
+        // and the test failed as if Tor had broken it.
         libp2p_swarm::Config::with_tokio_executor()
-            .with_idle_connection_timeout(Duration::from_secs(120)),
+            .with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT),
     );
     Peer {
         name,
