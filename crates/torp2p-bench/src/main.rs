@@ -36,9 +36,11 @@
 //! tor-to-tor hop costs D ms each way; 25 gives circuit round trips like the live network's
 //! (root, `unshare`, `tc` and the netem qdisc needed; [`netns`]). **The SOCKS and control
 //! connections between this process and its tors are on that loopback too, and delayed the
-//! same way, for raw Tor and torp2p alike**: a SOCKS connect pays 2·D more than on a real host,
-//! where the local tor is not delayed, and so does every control command (ADD_ONION, the
-//! publication events). The ratios compare like with like; absolute times carry that extra.
+//! same way, for raw Tor and torp2p alike**: each SOCKS exchange with the local tor (a connect
+//! has two) pays 2·D that it would not pay on a real host, where the local tor is not delayed,
+//! and so does every control command (ADD_ONION, the publication events); and every byte the
+//! bench writes reaches its tor D ms later. The ratios compare like with like; absolute times
+//! carry that extra.
 //! Without `--delay-ms` (or with 0) nothing changes: no namespace, no delay.
 //!
 //! The figures go to stdout as a table and to `target/bench/latest.json` ([`report`]). Nothing
