@@ -3,7 +3,6 @@
 //! introduction point and builds the rendezvous), raw (SOCKS connect + first echo) vs torp2p
 //! (`swarm.dial` → first ping).
 
-use futures::future::try_join;
 use torp2p_socks::Isolation;
 
 use crate::STEP;
@@ -25,7 +24,20 @@ pub(crate) async fn first_connections(bed: &Bed, n: usize) -> Result<(Vec<f64>, 
     let mut raw = Vec::with_capacity(n);
     let mut p2p = Vec::with_capacity(n);
     for i in 0..n {
-        let (a, b) = try_join(Server::start(&host), Server::start(&host)).await?;
+        let (a, b) = match tokio::join!(Server::start(&host), Server::start(&host)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (a, b) => {
+                // Stop the one that started, if one did, before failing.
+                let mut errors = Vec::new();
+                for s in [a, b] {
+                    match s {
+                        Ok(s) => s.stop(),
+                        Err(e) => errors.push(e),
+                    }
+                }
+                return Err(format!("first connections: {}", errors.join("; ")));
+            }
+        };
         let result = async {
             for raw_turn in [i % 2 == 0, i % 2 != 0] {
                 let server = if raw_turn == (i % 2 == 0) { &a } else { &b };
