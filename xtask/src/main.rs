@@ -165,25 +165,28 @@ fn bench(args: &[String]) -> Result<(), String> {
     if wants_delay(args) {
         // The bench runs itself in a network namespace with a delayed loopback (its
         // `netns` module): install what it needs first, as the leak test does.
-        for (program, why) in [
+        for (program, package, why) in [
             (
                 "unshare",
+                "util-linux",
                 "bench --delay-ms creates a network namespace with it",
             ),
             (
                 "ip",
+                "iproute2",
                 "bench --delay-ms brings up loopback in its namespace with it",
             ),
             (
                 "tc",
+                "iproute2",
                 "bench --delay-ms delays loopback with its netem qdisc",
             ),
+            (
+                "iptables",
+                "iptables",
+                "bench --delay-ms queues loopback's packets to NFQUEUE with it where the kernel has no netem",
+            ),
         ] {
-            let package = if program == "unshare" {
-                "util-linux"
-            } else {
-                "iproute2"
-            };
             packages::ensure(program, package, why)?;
         }
     }

@@ -34,7 +34,8 @@
 //! `--delay-ms D` runs all of it (the private network, both client tors and this process) in a
 //! new network namespace whose loopback delays every packet by D ms with netem, so that every
 //! tor-to-tor hop costs D ms each way; 25 gives circuit round trips like the live network's
-//! (root, `unshare`, `tc` and the netem qdisc needed; [`netns`]). **The SOCKS and control
+//! (root, `unshare`, `tc` and the netem qdisc needed, or, on a kernel without netem,
+//! `iptables` for a user-space stand-in; [`netns`]). **The SOCKS and control
 //! connections between this process and its tors are on that loopback too, and delayed the
 //! same way, for raw Tor and torp2p alike**: each SOCKS exchange with the local tor (a connect
 //! has two) pays 2·D that it would not pay on a real host, where the local tor is not delayed,
@@ -128,9 +129,11 @@ fn bench(args: &[String], opts: &Opts) -> Result<(), String> {
         // The run happens in the copy started inside the namespace; it prints and writes.
         return netns::rerun_inside(args, opts.delay_ms);
     }
-    if opts.in_namespace {
-        netns::delay_loopback(opts.delay_ms)?;
-    }
+    let delay_via = if opts.in_namespace {
+        netns::delay_loopback(opts.delay_ms)?
+    } else {
+        ""
+    };
     TRACE.store(opts.trace, Ordering::Relaxed);
     let started = Instant::now();
     let command = std::iter::once("cargo xtask bench".to_string())
@@ -139,7 +142,10 @@ fn bench(args: &[String], opts: &Opts) -> Result<(), String> {
         .join(" ");
     let (table, json, file) = match opts.backend {
         Backend::Tor => {
-            let report = c_tor(opts)?;
+            let report = Report {
+                delay_via,
+                ..c_tor(opts)?
+            };
             (report.table(&command), report.json(&command), "latest.json")
         }
         Backend::Arti => {

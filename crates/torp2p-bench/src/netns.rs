@@ -10,11 +10,17 @@
 //! are on that loopback too and delayed the same way, for raw Tor and torp2p alike.
 //!
 //! Needs root (or CAP_SYS_ADMIN and CAP_NET_ADMIN) for the namespace and the qdisc, `unshare`
-//! (util-linux), `ip` and `tc` (iproute2) and the kernel's netem qdisc (`sch_netem`). It never
+//! (util-linux), `ip` and `tc` (iproute2) and the kernel's netem qdisc (`sch_netem`). On a
+//! kernel without netem (this project's machines: `# CONFIG_NET_SCH_NETEM is not set`, and no
+//! fq either) it delays from user space instead, with `iptables`' NFQUEUE target and a thread
+//! of this process ([`nfqueue`]); the table and `delay_via` in the JSON say which. It never
 //! falls back to an undelayed run: it fails and says what is missing.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::time::Duration;
+
+mod nfqueue;
 
 /// netem's queue limit in packets (its default is 1000). Every packet waits D ms in that one
 /// queue, which all the tors' connections share, so the limit caps loopback at `LIMIT` packets
@@ -48,7 +54,7 @@ pub(crate) fn rerun_inside(args: &[String], delay_ms: u32) -> Result<(), String>
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
     eprintln!(
         "torp2p-bench: running in a new network namespace whose loopback delays every packet by \
-         {delay_ms} ms (netem)"
+         {delay_ms} ms"
     );
     let status = Command::new(&unshare)
         .args(["--net", "--"])
@@ -66,9 +72,11 @@ pub(crate) fn rerun_inside(args: &[String], delay_ms: u32) -> Result<(), String>
     }
 }
 
-/// Inside the namespace: loopback up, with netem's `delay_ms` on it. Refuses to run in a
+/// Inside the namespace: loopback up, with netem's `delay_ms` on it, or, on a kernel without
+/// netem, the NFQUEUE stand-in ([`nfqueue`]) if iptables is there. Refuses to run in a
 /// namespace that has more than loopback (the host's, if `--in-namespace` was given by hand).
-pub(crate) fn delay_loopback(delay_ms: u32) -> Result<(), String> {
+/// What delays: `"netem"` or `"nfqueue"`.
+pub(crate) fn delay_loopback(delay_ms: u32) -> Result<&'static str, String> {
     let ip = need("ip", "iproute2", "to bring loopback up in the namespace")?;
     let tc = need("tc", "iproute2", "to delay loopback with netem")?;
     let links = output(Command::new(&ip).args(["-o", "link"]))?;
@@ -84,13 +92,19 @@ pub(crate) fn delay_loopback(delay_ms: u32) -> Result<(), String> {
     let add = [
         "qdisc", "add", "dev", "lo", "root", "netem", "delay", &delay, "limit", &limit,
     ];
-    output(Command::new(&tc).args(add)).map_err(|e| {
-        format!(
-            "{e}\nThe kernel's netem qdisc (module sch_netem, CONFIG_NET_SCH_NETEM) seems to be missing: load it with \
-             `modprobe sch_netem` (Debian and Ubuntu ship it in the package \
-             linux-modules-extra-$(uname -r); in a container, the host must load it)"
-        )
-    })?;
+    if let Err(e) = output(Command::new(&tc).args(add)) {
+        if !e.contains("qdisc kind is unknown") {
+            return Err(e);
+        }
+        return nfqueue_delay(delay_ms).map_err(|why| {
+            format!(
+                "{e}\nThe kernel's netem qdisc (module sch_netem, CONFIG_NET_SCH_NETEM) seems to be \
+                 missing: load it with `modprobe sch_netem` (Debian and Ubuntu ship it in the package \
+                 linux-modules-extra-$(uname -r); in a container, the host must load it).\nThe \
+                 user-space stand-in (NFQUEUE) did not work either: {why}"
+            )
+        });
+    }
     let shown = output(Command::new(&tc).args(["qdisc", "show", "dev", "lo"]))?;
     if !shown.contains("netem") || !shown.contains(&format!("delay {delay}")) {
         return Err(format!(
@@ -98,7 +112,53 @@ pub(crate) fn delay_loopback(delay_ms: u32) -> Result<(), String> {
         ));
     }
     eprintln!("torp2p-bench: loopback: {}", shown.trim());
-    Ok(())
+    Ok("netem")
+}
+
+/// No netem: every packet leaving on loopback goes to NFQUEUE, and a thread of this process
+/// accepts it `delay_ms` later ([`nfqueue`]).
+fn nfqueue_delay(delay_ms: u32) -> Result<&'static str, String> {
+    let iptables = need(
+        "iptables",
+        "iptables",
+        "to queue loopback's packets to NFQUEUE",
+    )?;
+    let ip6tables = need(
+        "ip6tables",
+        "iptables",
+        "to queue loopback's packets to NFQUEUE",
+    )?;
+    // Bound before any rule sends packets to the queue (unbound, they would be dropped).
+    let delayer = nfqueue::Delayer::bind()
+        .map_err(|e| format!("cannot bind NFQUEUE {}: {e}", nfqueue::QUEUE))?;
+    let delay = Duration::from_millis(u64::from(delay_ms));
+    std::thread::Builder::new()
+        .name("nfqueue-delay".into())
+        .spawn(move || {
+            let e = delayer.run(delay);
+            // Unbound, the queue drops loopback's packets: the run fails on its timeouts.
+            eprintln!("torp2p-bench: the NFQUEUE delay stopped: {e}");
+        })
+        .map_err(|e| format!("cannot start the NFQUEUE thread: {e}"))?;
+    let queue = nfqueue::QUEUE.to_string();
+    for table in [&iptables, &ip6tables] {
+        let rule = [
+            "-t",
+            "raw",
+            "-A",
+            "OUTPUT",
+            "-j",
+            "NFQUEUE",
+            "--queue-num",
+            &queue,
+        ];
+        output(Command::new(table).args(rule))?;
+    }
+    eprintln!(
+        "torp2p-bench: no netem in this kernel: loopback's packets go through NFQUEUE {queue}, \
+         accepted {delay_ms} ms later by this process (a user-space stand-in for netem)"
+    );
+    Ok("nfqueue")
 }
 
 /// Runs `cmd`: its stdout, or an error with its stderr.

@@ -31,6 +31,8 @@ pub(crate) struct Report {
     pub(crate) nodes: usize,
     /// `--delay-ms`: netem's delay per packet on loopback (0: none).
     pub(crate) delay_ms: u32,
+    /// What delays loopback: `"netem"`, `"nfqueue"` (the user-space stand-in), or empty.
+    pub(crate) delay_via: &'static str,
     pub(crate) rtt_raw: Stats,
     pub(crate) rtt_p2p: Stats,
     pub(crate) rtt_pair_ratio: Stats,
@@ -109,9 +111,9 @@ impl Report {
         if self.delay_ms > 0 {
             let _ = writeln!(
                 t,
-                "in a network namespace whose loopback delays every packet by {} ms (netem): each tor-to-tor hop, and the\n\
+                "in a network namespace whose loopback delays every packet by {} ms ({}): each tor-to-tor hop, and the\n\
                  SOCKS and control links of raw Tor and torp2p alike, cost {} ms each way",
-                self.delay_ms, self.delay_ms
+                self.delay_ms, self.delay_via, self.delay_ms
             );
         }
         let _ = writeln!(
@@ -313,6 +315,7 @@ impl Report {
         field("unix_time", unix.to_string());
         field("network_tors", self.nodes.to_string());
         field("delay_ms", self.delay_ms.to_string());
+        field("delay_via", json_str(self.delay_via));
         field("rtt_ratio", num(ratio(&self.rtt_p2p, &self.rtt_raw)));
         field(
             "rtt_ms",
@@ -516,6 +519,7 @@ mod tests {
         let stats = |v: &[f64]| Stats::of(v);
         let report = Report {
             delay_ms: 25,
+            delay_via: "netem",
             first_raw: stats(&[2000.0, 2200.0, 2400.0]),
             first_p2p: stats(&[2100.0, 2310.0, 2500.0]),
             tput_down_raw: stats(&[0.5, 0.4]),
@@ -533,7 +537,8 @@ mod tests {
         close("download_throughput_ratio", 0.9);
         assert_eq!(v["first_connection_ms"]["raw"]["median"], 2200.0);
         let table = report.table("cargo xtask bench --delay-ms 25");
-        assert!(table.contains("delays every packet by 25 ms"));
+        assert!(table.contains("delays every packet by 25 ms (netem)"));
+        assert_eq!(v["delay_via"], "netem");
         assert!(table.contains("first connection, fresh service (3)"));
         assert!(table.contains("throughput down (2 each)"));
         assert!(table.contains("stock (V1Lazy, V1 substreams)"));
