@@ -36,7 +36,8 @@ commands:
   bench           torp2p against raw Tor on a private network, as ratios: runs the torp2p-bench
                   package optimized (--help for options; --unoptimized runs its debug build);
                   --backend arti: torp2p over embedded arti against raw Tor and C tor (builds
-                  the bench with the feature arti)
+                  the bench with the feature arti); --delay-ms D: in a network namespace whose
+                  loopback delays every packet by D ms (netem; needs root)
   docs            build the book and the API docs into target/site, check links
   leaks           the ping demo and a clearnet dial through tor in a loopback-only network
                   namespace under strace: only the private network's ports and our own unix
@@ -161,6 +162,34 @@ pub(crate) fn run(program: &str, args: &[&str]) -> Result<(), String> {
 /// unless `--unoptimized` asks for the debug build. `--backend arti` builds them with the
 /// feature `arti` (the embedded arti backend).
 fn bench(args: &[String]) -> Result<(), String> {
+    if wants_delay(args) {
+        // The bench runs itself in a network namespace with a delayed loopback (its
+        // `netns` module): install what it needs first, as the leak test does.
+        for (program, package, why) in [
+            (
+                "unshare",
+                "util-linux",
+                "bench --delay-ms creates a network namespace with it",
+            ),
+            (
+                "ip",
+                "iproute2",
+                "bench --delay-ms brings up loopback in its namespace with it",
+            ),
+            (
+                "tc",
+                "iproute2",
+                "bench --delay-ms delays loopback with its netem qdisc",
+            ),
+            (
+                "iptables",
+                "iptables",
+                "bench --delay-ms queues loopback's packets to NFQUEUE with it where the kernel has no netem",
+            ),
+        ] {
+            packages::ensure(program, package, why)?;
+        }
+    }
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut full = vec!["run"];
     if !args.iter().any(|a| a == "--unoptimized") {
@@ -206,6 +235,17 @@ fn wants_arti(args: &[String]) -> bool {
         || args
             .windows(2)
             .any(|w| w[0] == "--backend" && w[1] == "arti")
+}
+
+/// Whether the bench's arguments ask for a delay (`--delay-ms D` with D > 0; the bench itself
+/// checks the value).
+fn wants_delay(args: &[String]) -> bool {
+    let delayed = |v: &str| v.parse::<u64>().map_or(true, |d| d > 0);
+    args.iter()
+        .any(|a| a.strip_prefix("--delay-ms=").is_some_and(delayed))
+        || args
+            .windows(2)
+            .any(|w| w[0] == "--delay-ms" && delayed(&w[1]))
 }
 
 /// `cargo xtask test`: what CI runs.
@@ -267,7 +307,20 @@ fn tests(cargo: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::wants_arti;
+    use super::{wants_arti, wants_delay};
+
+    #[test]
+    fn a_delay_needs_the_namespace_tools() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(wants_delay(&args(&["--quick", "--delay-ms", "25"])));
+        assert!(wants_delay(&args(&["--delay-ms=25"])));
+        assert!(!wants_delay(&args(&["--delay-ms", "0"])));
+        assert!(!wants_delay(&args(&["--delay-ms=0"])));
+        assert!(!wants_delay(&args(&["--quick", "25"])));
+        assert!(!wants_delay(&args(&[])));
+        // A bad value goes on to the bench, which refuses it.
+        assert!(wants_delay(&args(&["--delay-ms", "x"])));
+    }
 
     #[test]
     fn backend_arti_turns_the_feature_on() {

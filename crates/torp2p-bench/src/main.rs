@@ -15,9 +15,14 @@
 //!   swarm) on a warm torp2p connection ([`round_trip`]);
 //! - connection setup: SOCKS connect + first echo vs `swarm.dial` → first ping, on new circuits
 //!   and on warm ones, for torp2p as it is set up (multistream-select `V1Lazy` for the
-//!   connection and for substreams) and for a stock `V1` setup; the round trips each needs are
-//!   counted on the stream itself ([`setup`], [`counted`]);
-//! - throughput: bytes over a SOCKS stream vs over a yamux substream of a torp2p connection
+//!   connection and for substreams) and for the stock setup of libp2p 0.57's `SwarmBuilder`
+//!   (`V1Lazy` for the connection, the swarm's default `V1` for substreams); the round trips
+//!   each needs are counted on the stream itself ([`setup`], [`counted`]);
+//! - first connection to a fresh onion service (the dialer's tor fetches the descriptor,
+//!   introduces itself, builds the rendezvous): SOCKS connect + first echo vs `swarm.dial` →
+//!   first ping, each to a listener published just before ([`first`]);
+//! - throughput both ways: bytes over a SOCKS stream vs over a yamux substream of a torp2p
+//!   connection, dialer to listener (upload) and listener to dialer (download)
 //!   ([`throughput`]);
 //! - listener readiness: ADD_ONION → descriptors uploaded vs `listen_on` → `NewAddress`
 //!   ([`listen`]);
@@ -25,6 +30,19 @@
 //!   ([`scale`]);
 //! - and the criterion micro-benchmarks of the address codecs (`cargo bench -p torp2p-addr`,
 //!   [`codecs`]).
+//!
+//! `--delay-ms D` runs all of it (the private network, both client tors and this process) in a
+//! new network namespace whose loopback delays every packet by D ms with netem, so that every
+//! tor-to-tor hop costs D ms each way; 25 gives circuit round trips like the live network's
+//! (root, `unshare`, `tc` and the netem qdisc needed, or, on a kernel without netem,
+//! `iptables` for a user-space stand-in; [`netns`]). **The SOCKS and control
+//! connections between this process and its tors are on that loopback too, and delayed the
+//! same way, for raw Tor and torp2p alike**: each SOCKS exchange with the local tor (a connect
+//! has two) pays 2·D that it would not pay on a real host, where the local tor is not delayed,
+//! and so does every control command (ADD_ONION, the publication events); and every byte the
+//! bench writes reaches its tor D ms later. The ratios compare like with like; absolute times
+//! carry that extra.
+//! Without `--delay-ms` (or with 0) nothing changes: no namespace, no delay.
 //!
 //! The figures go to stdout as a table and to `target/bench/latest.json` ([`report`]). Nothing
 //! here asserts a time: this is not part of `cargo xtask test`.
@@ -44,7 +62,9 @@ use std::time::{Duration, Instant};
 
 mod codecs;
 mod counted;
+mod first;
 mod listen;
+mod netns;
 mod network;
 mod options;
 mod p2p;
@@ -76,6 +96,8 @@ const PORT: u16 = 4001;
 const RAW_ECHO: u8 = b'E';
 /// The first byte of a raw benchmark stream to the sink.
 const RAW_SINK: u8 = b'S';
+/// The first byte of a raw benchmark stream from the source (the download direction).
+const RAW_SOURCE: u8 = b'D';
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -103,15 +125,27 @@ fn bench(args: &[String], opts: &Opts) -> Result<(), String> {
         full.extend(args.iter().map(String::as_str));
         return run(&cargo, &full);
     }
+    if opts.delay_ms > 0 && !opts.in_namespace {
+        // The run happens in the copy started inside the namespace; it prints and writes.
+        return netns::rerun_inside(args, opts.delay_ms);
+    }
+    let delay_via = if opts.in_namespace {
+        netns::delay_loopback(opts.delay_ms)?
+    } else {
+        ""
+    };
     TRACE.store(opts.trace, Ordering::Relaxed);
     let started = Instant::now();
     let command = std::iter::once("cargo xtask bench".to_string())
-        .chain(args.iter().cloned())
+        .chain(args.iter().filter(|a| *a != "--in-namespace").cloned())
         .collect::<Vec<_>>()
         .join(" ");
     let (table, json, file) = match opts.backend {
         Backend::Tor => {
-            let report = c_tor(opts)?;
+            let report = Report {
+                delay_via,
+                ..c_tor(opts)?
+            };
             (report.table(&command), report.json(&command), "latest.json")
         }
         Backend::Arti => {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use libp2p_core::Multiaddr;
-use torp2p_addr::{DialTarget, OnionSocketAddr};
+use torp2p_addr::DialTarget;
 use torp2p_daemon::{LocalAddr, Publication, Tor};
 use torp2p_socks::Isolation;
 use torp2p_testnet::TestNet;
@@ -14,7 +14,7 @@ use crate::options::Opts;
 use crate::p2p::TorHandle;
 use crate::report::Report;
 use crate::stats::Stats;
-use crate::{listen, round_trip, scale, server, setup, throughput};
+use crate::{first, listen, round_trip, scale, server, setup, throughput};
 
 /// Waits for `fut` at most `limit`, naming `what` on timeout.
 pub(crate) async fn within<T>(
@@ -125,20 +125,11 @@ pub(crate) struct Bed {
 /// The phases, in order, on the running network.
 async fn run(net: &TestNet, host: &Tor, client: &Tor, o: &Opts) -> Result<Report, String> {
     let server = server::Server::start(&TorHandle::CTor(host.clone())).await?;
-    let onion = server
-        .addr
-        .iter()
-        .find_map(|p| match p {
-            libp2p_core::multiaddr::Protocol::Onion3(a) => Some(OnionSocketAddr::from_onion3(&a)),
-            _ => None,
-        })
-        .ok_or("the listener reported no /onion3 address")?
-        .map_err(|e| e.to_string())?;
     let bed = Bed {
         host: host.clone(),
         client: client.clone(),
         proxy: proxy_of(client)?,
-        raw_target: DialTarget::Onion(onion),
+        raw_target: server.raw_target()?,
         listener: server.addr.clone(),
         listener_peer: server.peer,
         peer_key: server.peer.to_string(),
@@ -147,6 +138,7 @@ async fn run(net: &TestNet, host: &Tor, client: &Tor, o: &Opts) -> Result<Report
 
     let mut report = Report {
         mib: o.mib,
+        delay_ms: o.delay_ms,
         dials_tried: o.dials,
         dial_isolation: o.dial_isolation,
         ..Report::default()
@@ -175,13 +167,23 @@ async fn run(net: &TestNet, host: &Tor, client: &Tor, o: &Opts) -> Result<Report
         report.warm = setup::setups(&bed, 2 * o.setup, Isolation::PerPeer).await?;
 
         eprintln!(
-            "torp2p-bench: throughput ({} transfers of {} MiB each way)",
+            "torp2p-bench: first connections to a fresh onion service ({} pairs)",
+            o.first
+        );
+        let (raw, p2p) = first::first_connections(&bed, o.first).await?;
+        report.first_raw = Stats::of(&raw).scaled(1000.0);
+        report.first_p2p = Stats::of(&p2p).scaled(1000.0);
+
+        eprintln!(
+            "torp2p-bench: throughput ({} transfers of {} MiB per side, both ways)",
             o.throughput, o.mib
         );
-        let (raw, p2p, p2p_4) = throughput::throughput(&bed, o.throughput, o.mib).await?;
-        report.tput_raw = Stats::of(&raw);
-        report.tput_p2p = Stats::of(&p2p);
-        report.tput_p2p_4 = Stats::of(&p2p_4);
+        let t = throughput::throughput(&bed, o.throughput, o.mib).await?;
+        report.tput_raw = Stats::of(&t.raw);
+        report.tput_p2p = Stats::of(&t.p2p);
+        report.tput_p2p_4 = Stats::of(&t.p2p_4);
+        report.tput_down_raw = Stats::of(&t.raw_down);
+        report.tput_down_p2p = Stats::of(&t.p2p_down);
 
         eprintln!("torp2p-bench: {} concurrent dials to one listener", o.dials);
         let scale = scale::scale(

@@ -36,12 +36,24 @@ struct Cli {
     /// listener readiness pairs, default 5
     #[arg(long, value_name = "N", value_parser = positive)]
     listen: Option<usize>,
+    /// first connections to a fresh onion service per side (descriptor fetch, introduction,
+    /// rendezvous), default 5
+    #[arg(long, value_name = "N", value_parser = positive)]
+    first: Option<usize>,
     /// concurrent dials to one listener, default 100
     #[arg(long, value_name = "N", value_parser = positive)]
     dials: Option<usize>,
     /// circuits of the concurrent dials, default per-connection (one each)
     #[arg(long, value_enum, value_name = "ISOLATION")]
     dial_isolation: Option<DialIsolation>,
+    /// run the network and the bench in a new network namespace whose loopback delays every
+    /// packet by D ms (netem; needs root, unshare and tc); smaller default counts. 25 gives
+    /// circuit round trips like the live network's. Default 0: no namespace, no delay
+    #[arg(long, value_name = "D", value_parser = delay)]
+    delay_ms: Option<u32>,
+    /// internal: this process was started inside the namespace of --delay-ms
+    #[arg(long, hide = true)]
+    in_namespace: bool,
     /// skip the codec micro-benchmarks (--backend arti never runs them)
     #[arg(long)]
     no_criterion: bool,
@@ -95,6 +107,17 @@ fn positive(v: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("takes a positive number, not `{v}`"))
 }
 
+/// The longest `--delay-ms`: one second per packet is already far beyond any real network.
+pub(crate) const MAX_DELAY_MS: u32 = 1000;
+
+/// A delay in milliseconds: 0 up to [`MAX_DELAY_MS`].
+fn delay(v: &str) -> Result<u32, String> {
+    v.parse::<u32>()
+        .ok()
+        .filter(|d| *d <= MAX_DELAY_MS)
+        .ok_or_else(|| format!("takes milliseconds from 0 to {MAX_DELAY_MS}, not `{v}`"))
+}
+
 /// What to run, from the command line.
 #[derive(Debug, Clone)]
 pub(crate) struct Opts {
@@ -108,12 +131,18 @@ pub(crate) struct Opts {
     pub(crate) throughput: usize,
     pub(crate) mib: usize,
     pub(crate) listen: usize,
+    /// First connections to a fresh onion service, per side.
+    pub(crate) first: usize,
     pub(crate) dials: usize,
     pub(crate) dial_isolation: Isolation,
     pub(crate) criterion: bool,
     pub(crate) trace: bool,
     pub(crate) quick: bool,
     pub(crate) unoptimized: bool,
+    /// `--delay-ms`: the delay netem adds to every packet on loopback (0: none, no namespace).
+    pub(crate) delay_ms: u32,
+    /// Whether this process runs inside the namespace `--delay-ms` made.
+    pub(crate) in_namespace: bool,
 }
 
 impl Opts {
@@ -130,14 +159,32 @@ impl Opts {
                 "--circuits is for --backend arti",
             ));
         }
+        let delay_ms = cli.delay_ms.unwrap_or(0);
+        if delay_ms > 0 && backend == Backend::Arti {
+            return Err(Cli::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--delay-ms is for --backend tor",
+            ));
+        }
         let arti = backend == Backend::Arti;
         // The defaults, and `--quick`'s small counts. With arti, the transfers are spread
-        // over the circuits (and a third side is measured): more and smaller.
-        let (samples, setup, throughput, mib, listen, dials, circuits) = match (cli.quick, arti) {
-            (true, false) => (10, 3, 2, 4, 2, 20, 1),
-            (false, false) => (40, 8, 4, 20, 5, 100, 1),
-            (true, true) => (10, 3, 2, 4, 2, 20, 2),
-            (false, true) => (40, 8, 6, 10, 5, 100, 6),
+        // over the circuits (and a third side is measured): more and smaller. With a delay,
+        // every exchange takes hundreds of milliseconds and a transfer runs at a fraction of
+        // the undelayed rate: fewer samples, smaller transfers (a `--delay-ms 25` run in about
+        // a quarter of an hour).
+        let (samples, setup, throughput, mib, listen, dials, circuits) =
+            match (cli.quick, arti, delay_ms > 0) {
+                (true, false, false) => (10, 3, 2, 4, 2, 20, 1),
+                (false, false, false) => (40, 8, 4, 20, 5, 100, 1),
+                (true, false, true) => (10, 3, 2, 2, 2, 20, 1),
+                (false, false, true) => (20, 5, 3, 4, 3, 50, 1),
+                (true, true, _) => (10, 3, 2, 4, 2, 20, 2),
+                (false, true, _) => (40, 8, 6, 10, 5, 100, 6),
+            };
+        let first = match (cli.quick, delay_ms > 0) {
+            (true, _) => 2,
+            (false, false) => 5,
+            (false, true) => 4,
         };
         Ok(Opts {
             backend,
@@ -147,6 +194,7 @@ impl Opts {
             throughput: cli.throughput.unwrap_or(throughput),
             mib: cli.mib.unwrap_or(mib),
             listen: cli.listen.unwrap_or(listen),
+            first: cli.first.unwrap_or(first),
             dials: cli.dials.unwrap_or(dials),
             dial_isolation: cli
                 .dial_isolation
@@ -155,6 +203,8 @@ impl Opts {
             trace: cli.trace,
             quick: cli.quick,
             unoptimized: cli.unoptimized,
+            delay_ms,
+            in_namespace: cli.in_namespace,
         })
     }
 }
@@ -212,6 +262,43 @@ mod tests {
     }
 
     #[test]
+    fn delay_and_first_connections() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let o = Opts::parse(&args(&[])).unwrap();
+        assert_eq!((o.delay_ms, o.first), (0, 5));
+        assert!(!o.in_namespace);
+        // A delay scales the default counts down; explicit counts still win.
+        let d = Opts::parse(&args(&["--delay-ms", "25"])).unwrap();
+        assert_eq!(d.delay_ms, 25);
+        assert_eq!((d.samples, d.setup, d.throughput, d.mib), (20, 5, 3, 4));
+        assert_eq!((d.listen, d.first, d.dials), (3, 4, 50));
+        let d = Opts::parse(&args(&[
+            "--quick",
+            "--delay-ms=25",
+            "--mib",
+            "8",
+            "--first",
+            "3",
+        ]))
+        .unwrap();
+        assert_eq!((d.samples, d.mib, d.first, d.dials), (10, 8, 3, 20));
+        // 0 is today's run: the undelayed counts.
+        let z = Opts::parse(&args(&["--delay-ms", "0"])).unwrap();
+        assert_eq!((z.delay_ms, z.samples, z.mib), (0, 40, 20));
+        assert_eq!(Opts::parse(&args(&["--quick"])).unwrap().first, 2);
+        assert!(Opts::parse(&args(&["--delay-ms", "-1"])).is_err());
+        assert!(Opts::parse(&args(&["--delay-ms", "1001"])).is_err());
+        assert!(Opts::parse(&args(&["--delay-ms", "25ms"])).is_err());
+        assert!(Opts::parse(&args(&["--first", "0"])).is_err());
+        assert!(Opts::parse(&args(&["--backend", "arti", "--delay-ms", "25"])).is_err());
+        assert!(
+            Opts::parse(&args(&["--delay-ms", "25", "--in-namespace"]))
+                .unwrap()
+                .in_namespace
+        );
+    }
+
+    #[test]
     fn help_is_an_exit_0_error() {
         let e = Opts::parse(&["--help".to_string()]).unwrap_err();
         assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp);
@@ -224,6 +311,8 @@ mod tests {
             "--throughput",
             "--mib",
             "--listen",
+            "--first",
+            "--delay-ms",
             "--dials",
             "--dial-isolation",
             "--no-criterion",
@@ -233,6 +322,10 @@ mod tests {
         ] {
             assert!(help.contains(flag), "{flag} missing from the help");
         }
+        assert!(
+            !help.contains("--in-namespace"),
+            "an internal flag in the help"
+        );
     }
 
     #[test]

@@ -29,6 +29,8 @@ use crate::server::serve;
 
 pub(crate) const PING: &str = "/ipfs/ping/1.0.0";
 pub(crate) const SINK: &str = "/torp2p-bench/sink/1.0.0";
+/// The listener sends as many bytes as the dialer asks for (the download direction).
+pub(crate) const SOURCE: &str = "/torp2p-bench/source/1.0.0";
 /// libp2p-ping's payload.
 pub(crate) const PING_SIZE: usize = 32;
 
@@ -250,8 +252,12 @@ impl Slot {
 }
 
 /// A swarm with `libp2p-ping` on `tor`: torp2p as the project sets it up (`lazy`:
-/// multistream-select `V1Lazy` for the connection and substreams) or stock (`V1`). Every
-/// connection's stream is wrapped to count round trips, the counter put into the slot.
+/// multistream-select `V1Lazy` for the connection upgrade and for substreams, through
+/// `with_substream_upgrade_protocol_override`) or stock, as libp2p 0.57's `SwarmBuilder` sets
+/// up its transports (`V1Lazy` for the connection upgrade: `.upgrade(Version::V1Lazy)` in its
+/// tcp, websocket and relay phases) and its swarm (no override: substreams negotiate with the
+/// default, `V1`). Every connection's stream is wrapped to count round trips, the counter put
+/// into the slot.
 pub(crate) fn ping_swarm(
     tor: &TorHandle,
     isolation: Isolation,
@@ -270,8 +276,8 @@ pub(crate) fn ping_swarm(
             }
             Counted::new(stream, flights)
         });
-    let version = if lazy { Version::V1Lazy } else { Version::V1 };
-    let transport = upgrade(transport, &keypair, version)?;
+    // Both variants upgrade the connection with V1Lazy; they differ in substreams only.
+    let transport = upgrade(transport, &keypair, Version::V1Lazy)?;
     let mut config = libp2p_swarm::Config::with_tokio_executor()
         .with_idle_connection_timeout(Duration::from_secs(600));
     if lazy {

@@ -10,7 +10,7 @@ use torp2p_addr::LocalAddr;
 use torp2p_socks::Isolation;
 
 use crate::counted::{Counted, Flights};
-use crate::{RAW_ECHO, RAW_SINK};
+use crate::{RAW_ECHO, RAW_SINK, RAW_SOURCE};
 
 /// Echoes everything back.
 pub(crate) async fn serve_echo(s: torp2p_transport::Stream) {
@@ -34,6 +34,25 @@ pub(crate) async fn serve_sink(mut s: torp2p_transport::Stream) {
         }
     }
     let _ = s.write_all(&[1]).await;
+}
+
+/// Reads an 8-byte big-endian length, then sends that many bytes and closes.
+pub(crate) async fn serve_source(mut s: torp2p_transport::Stream) {
+    let mut len = [0u8; 8];
+    if s.read_exact(&mut len).await.is_err() {
+        return;
+    }
+    let chunk = vec![0x5au8; 256 * 1024];
+    let mut left = u64::from_be_bytes(len);
+    while left > 0 {
+        let n = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        if s.write_all(&chunk[..n]).await.is_err() {
+            return;
+        }
+        left -= n as u64;
+    }
+    let _ = s.flush().await;
+    let _ = s.shutdown().await;
 }
 
 pub(crate) fn config(isolation: Isolation) -> torp2p_socks::Config {
@@ -142,4 +161,36 @@ pub(crate) async fn transfer(
         .await
         .map_err(|e| format!("raw transfer, waiting for the sink's answer: {e}"))?;
     Ok(mib as f64 / t.elapsed().as_secs_f64())
+}
+
+/// `mib` MiB from the source on a fresh stream (connected before the clock starts): from the
+/// request to the last byte; MiB/s.
+pub(crate) async fn download(
+    proxy: &LocalAddr,
+    target: &DialTarget,
+    key: &str,
+    mib: usize,
+) -> Result<f64, String> {
+    let mut s = connect(proxy, target, key, Isolation::PerPeer, RAW_SOURCE).await?;
+    let e = |e: std::io::Error| format!("raw download: {e}");
+    let t = Instant::now();
+    let len = (mib as u64) << 20;
+    s.write(&len.to_be_bytes()).await.map_err(e)?;
+    s.s.flush().await.map_err(e)?;
+    read_len(&mut s.s, len).await.map_err(e)?;
+    Ok(mib as f64 / t.elapsed().as_secs_f64())
+}
+
+/// Reads exactly `len` bytes (and drops them).
+async fn read_len(s: &mut (impl tokio::io::AsyncRead + Unpin), len: u64) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut left = len;
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        match s.read(&mut buf[..want]).await? {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            n => left -= n as u64,
+        }
+    }
+    Ok(())
 }

@@ -29,15 +29,25 @@ pub(crate) struct Rss {
 #[derive(Debug, Default)]
 pub(crate) struct Report {
     pub(crate) nodes: usize,
+    /// `--delay-ms`: netem's delay per packet on loopback (0: none).
+    pub(crate) delay_ms: u32,
+    /// What delays loopback: `"netem"`, `"nfqueue"` (the user-space stand-in), or empty.
+    pub(crate) delay_via: &'static str,
     pub(crate) rtt_raw: Stats,
     pub(crate) rtt_p2p: Stats,
     pub(crate) rtt_pair_ratio: Stats,
     pub(crate) cold: [Setups; 3],
     pub(crate) warm: [Setups; 3],
+    /// First connection to a fresh onion service, ms.
+    pub(crate) first_raw: Stats,
+    pub(crate) first_p2p: Stats,
     pub(crate) tput_raw: Stats,
     pub(crate) tput_p2p: Stats,
     /// Over 4 substreams at once.
     pub(crate) tput_p2p_4: Stats,
+    /// Listener to dialer.
+    pub(crate) tput_down_raw: Stats,
+    pub(crate) tput_down_p2p: Stats,
     pub(crate) mib: usize,
     pub(crate) listen_raw: Stats,
     pub(crate) listen_p2p: Stats,
@@ -52,7 +62,16 @@ pub(crate) struct Report {
 }
 
 /// The variants of connection setup, in the order of [`Report::cold`] and [`Report::warm`].
-const VARIANTS: [&str; 3] = ["raw SOCKS + echo", "torp2p (V1Lazy)", "stock (V1)"];
+/// Stock is what libp2p 0.57's `SwarmBuilder` sets up: `V1Lazy` for the connection upgrade,
+/// the swarm's default `V1` for substreams.
+const VARIANTS: [&str; 3] = [
+    "raw SOCKS + echo",
+    "torp2p (V1Lazy)",
+    "stock (V1Lazy, V1 substreams)",
+];
+
+/// The stock variant, as the JSON says it.
+const STOCK: &str = "libp2p 0.57 SwarmBuilder: multistream-select V1Lazy for the connection upgrade, V1 (the swarm's default) for substreams";
 
 impl Report {
     fn per_connection(&self) -> (f64, f64, f64) {
@@ -89,6 +108,14 @@ impl Report {
             "\n{command}: torp2p against raw Tor on a private network ({} tors + 2 clients, 127.0.0.1)",
             self.nodes
         );
+        if self.delay_ms > 0 {
+            let _ = writeln!(
+                t,
+                "in a network namespace whose loopback delays every packet by {} ms ({}): each tor-to-tor hop, and the\n\
+                 SOCKS and control links of raw Tor and torp2p alike, cost {} ms each way",
+                self.delay_ms, self.delay_via, self.delay_ms
+            );
+        }
         let _ = writeln!(
             t,
             "medians with [p25–p75]; ratio = torp2p median / raw median, both taken interleaved in this run\n"
@@ -134,10 +161,18 @@ impl Report {
                 );
             }
         }
+        row(
+            &mut t,
+            &format!("first connection, fresh service ({})", self.first_raw.n),
+            self.first_raw.show("ms", 0),
+            self.first_p2p.show("ms", 0),
+            ratio(&self.first_p2p, &self.first_raw),
+            "(descriptor, introduction, rendezvous)",
+        );
         let tput = ratio(&self.tput_p2p, &self.tput_raw);
         row(
             &mut t,
-            &format!("throughput, {} MiB ({} each)", self.mib, self.tput_raw.n),
+            &format!("throughput up, {} MiB ({} each)", self.mib, self.tput_raw.n),
             self.tput_raw.show("MiB/s", 2),
             self.tput_p2p.show("MiB/s", 2),
             tput,
@@ -150,6 +185,15 @@ impl Report {
             self.tput_p2p_4.show("MiB/s", 2),
             ratio(&self.tput_p2p_4, &self.tput_raw),
             "(how far one yamux stream's window holds it back)",
+        );
+        let down = ratio(&self.tput_down_p2p, &self.tput_down_raw);
+        row(
+            &mut t,
+            &format!("throughput down ({} each)", self.tput_down_raw.n),
+            self.tput_down_raw.show("MiB/s", 2),
+            self.tput_down_p2p.show("MiB/s", 2),
+            down,
+            &format!("≥ 0.9 {}", verdict(down >= 0.9)),
         );
         let listen = ratio(&self.listen_p2p, &self.listen_raw);
         row(
@@ -171,7 +215,7 @@ impl Report {
             let warm = Self::setup_stats(&self.warm[i]).median;
             let _ = writeln!(
                 t,
-                "  {name:<20} {:>12}   warm setup / warm RTT = {:.1}{}",
+                "  {name:<30} {:>12}   warm setup / warm RTT = {:.1}{}",
                 self.round_trips(i).show(),
                 warm / rtt_raw_ms,
                 if self.cold[i].failed + self.warm[i].failed > 0 {
@@ -190,8 +234,9 @@ impl Report {
             t,
             "  exchanges: raw: echo | torp2p: [/noise proposal + noise XX msg 1 → confirmation + msg 2]\n   \
              [msg 3 + /yamux proposal + yamux SYN + /ipfs/ping proposal + ping → confirmations + pong]\n   \
-             (multistream-select V1Lazy sends each proposal with the data that follows it) | stock (V1):\n   \
-             /noise, msg 1→2, msg 3 + /yamux, /ipfs/ping, ping: each proposal waits for its confirmation"
+             (multistream-select V1Lazy sends each proposal with the data that follows it) | stock (SwarmBuilder:\n   \
+             V1Lazy for the connection, V1 for substreams): the same, except that the ping waits for the\n   \
+             /ipfs/ping confirmation: [... + /ipfs/ping proposal → confirmations] [ping → pong]"
         );
         let _ = writeln!(
             t,
@@ -269,6 +314,8 @@ impl Report {
         field("command", json_str(command));
         field("unix_time", unix.to_string());
         field("network_tors", self.nodes.to_string());
+        field("delay_ms", self.delay_ms.to_string());
+        field("delay_via", json_str(self.delay_via));
         field("rtt_ratio", num(ratio(&self.rtt_p2p, &self.rtt_raw)));
         field(
             "rtt_ms",
@@ -285,6 +332,7 @@ impl Report {
         field("setup_ratio_stock", num(ratio(&cold(2), &cold(0))));
         field("setup_ratio_warm", num(ratio(&warm(1), &warm(0))));
         field("setup_ratio_warm_stock", num(ratio(&warm(2), &warm(0))));
+        field("stock_setup", json_str(STOCK));
         field("setup_ms_new_circuit", setups(&self.cold));
         field("setup_ms_warm_circuit", setups(&self.warm));
         field(
@@ -297,8 +345,33 @@ impl Report {
             ),
         );
         field(
+            "first_connection_ratio",
+            num(ratio(&self.first_p2p, &self.first_raw)),
+        );
+        field(
+            "first_connection_ms",
+            format!(
+                "{{\"raw\": {}, \"torp2p\": {}}}",
+                self.first_raw.json(),
+                self.first_p2p.json()
+            ),
+        );
+        field(
             "throughput_ratio",
             num(ratio(&self.tput_p2p, &self.tput_raw)),
+        );
+        field(
+            "download_throughput_ratio",
+            num(ratio(&self.tput_down_p2p, &self.tput_down_raw)),
+        );
+        field(
+            "download_throughput_mib_s",
+            format!(
+                "{{\"raw\": {}, \"torp2p\": {}, \"mib_per_transfer\": {}}}",
+                self.tput_down_raw.json(),
+                self.tput_down_p2p.json(),
+                self.mib
+            ),
         );
         field(
             "throughput_mib_s",
@@ -415,10 +488,18 @@ mod tests {
         for key in [
             "rtt_ratio",
             "throughput_ratio",
+            "setup_ratio",
+            "setup_ratio_warm",
             "listen_ratio",
             "setup_round_trips",
             "concurrent_dials",
             "rss_per_connection_kib",
+            "delay_ms",
+            "first_connection_ratio",
+            "first_connection_ms",
+            "download_throughput_ratio",
+            "download_throughput_mib_s",
+            "stock_setup",
         ] {
             assert!(json.contains(&format!("\"{key}\": ")), "{key} missing");
         }
@@ -426,7 +507,42 @@ mod tests {
         assert!(json.contains("\"rtt_ratio\": null"));
         assert!(!json.contains("NaN"));
         assert!(json.contains("\"tried\": 0, \"succeeded\": 0"));
+        assert!(json.contains("\"delay_ms\": 0,"));
+        assert!(json.contains("\"first_connection_ratio\": null"));
+        assert!(json.contains("\"download_throughput_ratio\": null"));
         let parsed: Result<serde_json::Value, _> = serde_json::from_str(&json);
         assert!(parsed.is_ok(), "not JSON: {parsed:?}\n{json}");
+    }
+
+    #[test]
+    fn the_new_figures_are_ratios_to_raw_tor() {
+        let stats = |v: &[f64]| Stats::of(v);
+        let report = Report {
+            delay_ms: 25,
+            delay_via: "netem",
+            first_raw: stats(&[2000.0, 2200.0, 2400.0]),
+            first_p2p: stats(&[2100.0, 2310.0, 2500.0]),
+            tput_down_raw: stats(&[0.5, 0.4]),
+            tput_down_p2p: stats(&[0.45, 0.36]),
+            ..Report::default()
+        };
+        let json = report.json("cargo xtask bench --delay-ms 25");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(v["delay_ms"], 25);
+        let close = |key: &str, want: f64| {
+            let got = v[key].as_f64().unwrap_or(f64::NAN);
+            assert!((got - want).abs() < 1e-3, "{key}: {got}, not {want}");
+        };
+        close("first_connection_ratio", 1.05);
+        close("download_throughput_ratio", 0.9);
+        assert_eq!(v["first_connection_ms"]["raw"]["median"], 2200.0);
+        let table = report.table("cargo xtask bench --delay-ms 25");
+        assert!(table.contains("delays every packet by 25 ms (netem)"));
+        assert_eq!(v["delay_via"], "netem");
+        assert!(table.contains("first connection, fresh service (3)"));
+        assert!(table.contains("throughput down (2 each)"));
+        assert!(table.contains("stock (V1Lazy, V1 substreams)"));
+        // No delay, no namespace line.
+        assert!(!Report::default().table("x").contains("delays every packet"));
     }
 }

@@ -12,12 +12,13 @@ use libp2p_core::transport::{ListenerId, TransportEvent, upgrade::Version};
 use libp2p_core::{Multiaddr, Transport as _};
 use libp2p_identity::{Keypair, PeerId};
 use tokio::sync::oneshot;
+use torp2p_addr::{DialTarget, OnionSocketAddr};
 use torp2p_daemon::OnionKey;
 use torp2p_transport as tor;
 
 use crate::network::within;
-use crate::p2p::{PING, PING_SIZE, SINK, TorHandle, Upgraded, drive, upgrade};
-use crate::{PORT, RAW_ECHO, RAW_SINK, STEP, raw};
+use crate::p2p::{PING, PING_SIZE, SINK, SOURCE, TorHandle, Upgraded, drive, upgrade};
+use crate::{PORT, RAW_ECHO, RAW_SINK, RAW_SOURCE, STEP, raw};
 
 /// The benchmark's torp2p listener: serves ping and the sink on every connection.
 pub(crate) struct Server {
@@ -54,6 +55,22 @@ impl Server {
         Ok(Server { addr, peer, task })
     }
 
+    /// The listener's onion address and port, for raw SOCKS dials to its onion service.
+    pub(crate) fn raw_target(&self) -> Result<DialTarget, String> {
+        let onion = self
+            .addr
+            .iter()
+            .find_map(|p| match p {
+                libp2p_core::multiaddr::Protocol::Onion3(a) => {
+                    Some(OnionSocketAddr::from_onion3(&a))
+                }
+                _ => None,
+            })
+            .ok_or("the listener reported no /onion3 address")?
+            .map_err(|e| e.to_string())?;
+        Ok(DialTarget::Onion(onion))
+    }
+
     pub(crate) fn stop(self) {
         self.task.abort();
     }
@@ -76,6 +93,10 @@ fn demux(
             }
             RAW_SINK => {
                 tokio::spawn(raw::serve_sink(stream));
+                Err(io::Error::other("a raw benchmark stream (served)"))
+            }
+            RAW_SOURCE => {
+                tokio::spawn(raw::serve_source(stream));
                 Err(io::Error::other("a raw benchmark stream (served)"))
             }
             byte => Ok(Prefixed {
@@ -170,11 +191,24 @@ async fn accept(mut transport: Upgraded, ready: oneshot::Sender<Result<Multiaddr
 }
 
 /// The listener's side of a substream: libp2p ping (echo 32-byte payloads, as
-/// `libp2p-ping` does) or the sink.
+/// `libp2p-ping` does), the sink or the source.
 pub(crate) async fn serve(s: SubstreamBox) -> io::Result<()> {
-    let (protocol, mut s) = multistream_select::listener_select_proto(s, [PING, SINK])
+    let (protocol, mut s) = multistream_select::listener_select_proto(s, [PING, SINK, SOURCE])
         .await
         .map_err(io::Error::other)?;
+    if protocol == SOURCE {
+        let mut len = [0u8; 8];
+        s.read_exact(&mut len).await?;
+        let chunk = vec![0x5au8; 256 * 1024];
+        let mut left = u64::from_be_bytes(len);
+        while left > 0 {
+            let n = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            s.write_all(&chunk[..n]).await?;
+            left -= n as u64;
+        }
+        s.flush().await?;
+        return s.close().await;
+    }
     if protocol == PING {
         let mut payload = [0u8; PING_SIZE];
         loop {

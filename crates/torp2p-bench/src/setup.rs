@@ -1,6 +1,7 @@
 //! Connection setup: SOCKS connect + first echo vs `swarm.dial` → first ping, torp2p's
-//! `V1Lazy` setup and a stock `V1` one, on new circuits and on warm ones, with the round trips
-//! each needs counted on the stream.
+//! `V1Lazy` setup and the stock one (libp2p's `SwarmBuilder`: `V1Lazy` for the connection,
+//! `V1` for substreams), on new circuits and on warm ones, with the round trips each needs
+//! counted on the stream.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -58,8 +59,8 @@ pub(crate) struct Dialer<'a> {
 
 /// Connection setups with `isolation` (per connection: every setup on new circuits; per
 /// peer: on the warm circuit to the service), interleaved in rotating order: raw (SOCKS
-/// connect + 64-byte echo), torp2p (`swarm.dial` → first ping), stock (the same with a
-/// `V1` setup).
+/// connect + 64-byte echo), torp2p (`swarm.dial` → first ping), stock (the same with
+/// `SwarmBuilder`'s setup: `V1` substreams).
 pub(crate) async fn setups(
     bed: &Bed,
     n: usize,
