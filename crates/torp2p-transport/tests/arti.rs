@@ -4,6 +4,7 @@
 #![cfg(feature = "arti")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::path::Path;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -85,21 +86,33 @@ fn catalogue() -> Vec<Multiaddr> {
     list
 }
 
-#[test]
-fn both_backends_answer_bad_addresses_alike_and_one_key_gives_one_address() {
+/// Runs `scenario` on a new private network, in a runtime of its own, with a fresh directory
+/// for arti's storage; the network's tors are reaped before this returns.
+fn on_private_network(
+    scenario: impl AsyncFnOnce(&mut torp2p_testnet::TestNet, &Path) -> Result<(), torp2p_testnet::Error>,
+) {
     let storage = tempfile::Builder::new()
         .prefix("torp2p-arti-transport-")
         .tempdir()
         .unwrap();
-    let keys = tempfile::tempdir().unwrap();
-    let key_file = keys.path().join("hs_ed25519_secret_key");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let storage_dir = storage.path().to_path_buf();
-    rt.block_on(torp2p_testnet::TestNet::builder().run(async |net| {
+    rt.block_on(
+        torp2p_testnet::TestNet::builder().run(async |net| scenario(net, storage.path()).await),
+    )
+    .expect("the private Tor network starts");
+    drop(rt);
+    drop(storage);
+}
+
+#[test]
+fn both_backends_answer_bad_addresses_alike_and_one_key_gives_one_address() {
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("hs_ed25519_secret_key");
+    on_private_network(async |net, storage_dir| {
         let key = tor::OnionKey::load_or_generate(&key_file).unwrap();
         let config = || {
             tor::Config::new()
@@ -114,7 +127,7 @@ fn both_backends_answer_bad_addresses_alike_and_one_key_gives_one_address() {
                 config().with_tor(
                     tor::arti::Config::new()
                         .with_file(net.arti_toml_path())
-                        .with_storage_dir(&storage_dir)
+                        .with_storage_dir(storage_dir)
                 )
             )
         );
@@ -208,11 +221,8 @@ fn both_backends_answer_bad_addresses_alike_and_one_key_gives_one_address() {
             }
         }
         assert_eq!(addresses, [expected.clone(), expected]);
-        Ok::<(), torp2p_testnet::Error>(())
-    }))
-    .expect("the private Tor network starts");
-    drop(rt);
-    drop(storage);
+        Ok(())
+    });
 }
 
 /// `Transport::from_arti`: two transports on one arti client (other keys, other settings),
@@ -222,21 +232,11 @@ fn both_backends_answer_bad_addresses_alike_and_one_key_gives_one_address() {
 fn transports_on_one_arti_client_reach_each_other() {
     use futures::{AsyncReadExt as _, AsyncWriteExt as _};
 
-    let storage = tempfile::Builder::new()
-        .prefix("torp2p-arti-shared-")
-        .tempdir()
-        .unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let storage_dir = storage.path().to_path_buf();
-    rt.block_on(torp2p_testnet::TestNet::builder().run(async |net| {
+    on_private_network(async |net, storage_dir| {
         let client = tor::arti::Client::bootstrap(
             &tor::arti::Config::new()
                 .with_file(net.arti_toml_path())
-                .with_storage_dir(&storage_dir),
+                .with_storage_dir(storage_dir),
         )
         .await
         .expect("arti bootstraps on the private network");
@@ -298,9 +298,6 @@ fn transports_on_one_arti_client_reach_each_other() {
         accepted.flush().await.unwrap();
         dialed.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"pong");
-        Ok::<(), torp2p_testnet::Error>(())
-    }))
-    .expect("the private Tor network starts");
-    drop(rt);
-    drop(storage);
+        Ok(())
+    });
 }
