@@ -316,7 +316,6 @@ impl ControlConn {
     }
 }
 
-/// A broken connection (to `addr`) is a closed one; anything else tor sent is a protocol error.
 /// The next reply that answers a command: on a connection `subscribed` to events, the
 /// asynchronous ones (`6xx`, e.g. a `650 STATUS_CLIENT` between a `GETINFO` and its reply) are
 /// passed over. (Before a `SETEVENTS` tor sends none: a `650` there is taken for what it is,
@@ -339,6 +338,7 @@ async fn receive_reply(
     }
 }
 
+/// A broken connection (to `addr`) is a closed one; anything else tor sent is a protocol error.
 fn map_err(e: ConnError, addr: &LocalAddr, shown: &str) -> Error {
     match e {
         ConnError::IOError(_) => Error::ControlClosed { addr: addr.clone() },
