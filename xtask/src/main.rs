@@ -37,7 +37,8 @@ commands:
                   package optimized (--help for options; --unoptimized runs its debug build);
                   --backend arti: torp2p over embedded arti against raw Tor and C tor (builds
                   the bench with the feature arti); --delay-ms D: in a network namespace whose
-                  loopback delays every packet by D ms (netem; needs root)
+                  loopback delays every packet by D ms (netem, or an NFQUEUE stand-in
+                  where the kernel has no netem; needs root)
   docs            build the book and the API docs into target/site, check links
   leaks           the ping demo and a clearnet dial through tor in a loopback-only network
                   namespace under strace: only the private network's ports and our own unix
