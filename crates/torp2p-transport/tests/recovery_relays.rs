@@ -511,20 +511,9 @@ async fn client_with_info_log(net: &TestNet) -> Result<tor::Tor, torp2p_testnet:
         dir: net.dir().to_path_buf(),
         source: Box::new(source),
     };
-    // Guards among the relays only: the scenarios kill A's guard, and an authority may not
-    // be killed (every authority has the Guard flag here, and with their small weight one was
-    // still A's primary guard in one run of 20: no relay was A's guard, and the test waited
-    // for one in vain).
-    let relays: Vec<String> = net
-        .nodes()
-        .into_iter()
-        .filter(|(name, _)| name.starts_with("relay"))
-        .filter_map(|(name, _)| net.fingerprint(&name).map(|fp| format!("${fp}")))
-        .collect();
     let config = config
         .with_torrc_line(format!("Log info file {}", log.display()))
-        .with_torrc_line("SafeLogging 0")
-        .with_torrc_line(format!("EntryNodes {}", relays.join(",")));
+        .with_torrc_line("SafeLogging 0");
     let tor = tor::Tor::spawn(config).await.map_err(node)?;
     tor.wait_bootstrapped(Duration::from_secs(120))
         .await
