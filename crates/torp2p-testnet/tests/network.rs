@@ -87,6 +87,16 @@ async fn onion_service_round_trip_on_a_private_network() {
     let flags = flags.expect("relay0 is in the consensus");
     assert!(flags.iter().any(|f| f == "Running"), "{flags:?}");
     assert_eq!(net.consensus_flags("nobody").await.unwrap(), None);
+    // Guards are relays, never authorities (which keep HSDir).
+    for (name, _) in net.nodes() {
+        let flags = net
+            .consensus_flags(&name)
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        let guard = flags.iter().any(|f| f == "Guard");
+        assert_eq!(guard, name.starts_with("relay"), "{name}: {flags:?}");
+    }
 
     let proxy = client
         .socks_addr()
