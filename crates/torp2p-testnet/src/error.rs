@@ -108,3 +108,40 @@ pub enum Error {
         source: std::io::Error,
     },
 }
+
+impl Error {
+    /// Whether a tor of the network could not bind one of its ports because another process
+    /// holds it (`Could not bind to ...: Address already in use` in tor's last log lines).
+    pub(crate) fn is_port_taken(&self) -> bool {
+        match self {
+            Error::Node { source, .. } => source
+                .tor_log()
+                .is_some_and(|log| log.contains("Address already in use")),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exited(last_log: &str) -> Error {
+        Error::Node {
+            node: "auth2".into(),
+            dir: PathBuf::from("/tmp/net"),
+            source: Box::new(torp2p_daemon::Error::TorExited {
+                status: "exit status: 1".into(),
+                last_log: last_log.into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_port_taken_meanwhile_is_told_apart() {
+        let taken = "[warn] Could not bind to 127.0.0.1:29628: Address already in use. Is Tor already running?\n[err] Reading config failed--see warnings above.";
+        assert!(exited(taken).is_port_taken());
+        assert!(!exited("[err] Reading config failed--see warnings above.").is_port_taken());
+        assert!(!Error::Ports("none".into()).is_port_taken());
+    }
+}

@@ -14,6 +14,8 @@ use crate::ports::free_ports;
 
 /// How often the authorities' consensus is checked while the network starts.
 const CONSENSUS_POLL: Duration = Duration::from_millis(250);
+/// How many times [`Builder::start`] starts a network whose port another process took.
+const START_ATTEMPTS: usize = 3;
 
 /// The authorities' `V3AuthVotingInterval`, in seconds.
 ///
@@ -132,6 +134,24 @@ impl Builder {
     /// Fast). On failure all started tors are killed, the directory is kept, and the error
     /// names it.
     pub async fn start(self) -> Result<TestNet, Error> {
+        // The ports are chosen free, then bound by the tors a moment later: a network starting
+        // beside it (tests run side by side) can take one in between. Such a start is tried
+        // again with other ports, a few times.
+        let mut attempt = 1;
+        loop {
+            match self.start_once().await {
+                Err(e)
+                    if attempt < START_ATTEMPTS && self.base_dir.is_none() && e.is_port_taken() =>
+                {
+                    tracing::warn!(attempt, error = %e, "a port of the network was taken meanwhile; starting again with other ports");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn start_once(&self) -> Result<TestNet, Error> {
         let dir = match &self.base_dir {
             Some(d) => {
                 std::fs::create_dir_all(d).map_err(|source| Error::Io {
@@ -153,7 +173,7 @@ impl Builder {
             ),
         };
         let keep = AtomicBool::new(self.keep_dir);
-        let result = start_nodes(&self, dir.path()).await;
+        let result = start_nodes(self, dir.path()).await;
         match result {
             Ok((nodes, client_torrc, arti_toml)) => Ok(TestNet {
                 nodes,
@@ -162,7 +182,7 @@ impl Builder {
                 clients: AtomicUsize::new(0),
                 start_timeout: self.start_timeout,
                 client_timeout: self.client_timeout,
-                tor_bin: self.tor_bin,
+                tor_bin: self.tor_bin.clone(),
                 keep,
                 dir: Some(dir),
             }),
