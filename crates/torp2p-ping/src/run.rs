@@ -248,9 +248,10 @@ fn swarm(
         transport,
         behaviour,
         keypair.public().to_peer_id(),
-        // Ping does not keep a connection alive (its streams are ignored for keep-alive):
-        // with 120 s, `dial --count 200` lost its connection to `KeepAliveTimeout` after two
-        // minutes. Connections end when a peer closes them or the process exits.
+        // Ping does not keep a connection alive (libp2p-ping marks its streams
+        // `ignore_for_keep_alive`): with 120 s, a `dial --count 200` would lose its connection
+        // to `KeepAliveTimeout` after two minutes (read in libp2p's code, not run). Connections
+        // end when a peer closes them or the process exits.
         libp2p_swarm::Config::with_tokio_executor()
             .with_idle_connection_timeout(Duration::from_secs(24 * 3600))
             // Lazy multistream-select on substreams too: one round trip less per new
