@@ -10,6 +10,7 @@ mod key;
 #[cfg(feature = "keygen")]
 pub mod keygen;
 mod listener;
+mod nudge;
 mod onion_service;
 mod process;
 #[cfg(test)]

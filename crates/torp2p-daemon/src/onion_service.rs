@@ -1,7 +1,7 @@
 //! Onion services added over the control port: [`OnionService`] and its options.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use data_encoding::{BASE32_NOPAD, BASE64};
 use tokio::sync::watch;
@@ -13,6 +13,7 @@ use crate::client_auth::ClientAuthPublicKey;
 use crate::error::{Error, Result};
 use crate::events::{Followed, UploadState};
 use crate::key::OnionKey;
+use crate::nudge::{self, CircuitStatus, Nudger};
 use crate::shared::Shared;
 use crate::wait::until;
 
@@ -245,6 +246,12 @@ impl OnionService {
     }
 
     /// Waits until the service counts as published under `policy`, at most `timeout`.
+    ///
+    /// Meanwhile, if tor has completed no circuit for a few seconds although it has the
+    /// directory information to build one, it is asked to fetch this service's descriptor
+    /// (`HSFETCH`): until a circuit completes, tor builds no introduction circuit for any
+    /// onion service, and one that only runs onion services may build none on its own (seen
+    /// after a consensus dropped one of its guards). Logged at info level when it happens.
     pub async fn wait_published(
         &self,
         policy: Publication,
@@ -252,7 +259,7 @@ impl OnionService {
     ) -> Result<UploadState> {
         let mut rx = self.uploads.clone();
         let mut gone = self.tor.gone.clone();
-        let wait = async {
+        let published = async {
             match policy {
                 Publication::Immediately => {}
                 Publication::FirstUpload => {
@@ -263,6 +270,12 @@ impl OnionService {
                     let _ =
                         tokio::time::timeout(cap, until(&mut rx, UploadState::all_answered)).await;
                 }
+            }
+        };
+        let wait = async {
+            tokio::select! {
+                () = published => {}
+                never = self.nudge_while_stalled() => match never {},
             }
         };
         tokio::select! {
@@ -279,6 +292,34 @@ impl OnionService {
                 }
             }
             _ = until(&mut gone, Option::is_some) => Err(self.tor.gone_error().await),
+        }
+    }
+
+    /// Asks tor every [`nudge::CHECK_EVERY`] whether it has completed a circuit, and nudges
+    /// it when it is stalled (see [`nudge`]); runs until dropped.
+    async fn nudge_while_stalled(&self) -> std::convert::Infallible {
+        let mut nudger = Nudger::default();
+        loop {
+            tokio::time::sleep(nudge::CHECK_EVERY).await;
+            let command = CircuitStatus::COMMAND;
+            let status = match self.tor.command(command, command).await {
+                Ok(lines) => CircuitStatus::parse(&lines),
+                Err(e) => {
+                    tracing::debug!(error = %e, "could not ask tor whether it has a circuit");
+                    None
+                }
+            };
+            if !nudger.observe(Instant::now(), status) {
+                continue;
+            }
+            tracing::info!(
+                "tor has completed no circuit for {:?} although it has the directory information to build one, so it builds no introduction circuit: asking it to fetch the onion service's descriptor, which builds circuits",
+                nudge::NUDGE_AFTER
+            );
+            let fetch = format!("HSFETCH {}", self.address.to_base32());
+            if let Err(e) = self.tor.command(&fetch, "HSFETCH <service>").await {
+                tracing::debug!(error = %e, "HSFETCH failed");
+            }
         }
     }
 

@@ -14,6 +14,9 @@ use libp2p_identity::{Keypair, PeerId};
 use libp2p_swarm::{ConnectionId, DialError, Swarm, SwarmEvent};
 use torp2p_transport as tor;
 
+mod control;
+pub use control::{LocalStream, RawControl, connect_local};
+
 /// Logs of the test to the test's output, filtered by `RUST_LOG` (e.g.
 /// `RUST_LOG=torp2p_transport=debug,tor=info`); a second call does nothing.
 pub fn init_test_logging() {

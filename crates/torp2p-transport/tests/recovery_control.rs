@@ -40,7 +40,6 @@ use libp2p_core::multiaddr::Protocol;
 use libp2p_core::transport::ListenerId;
 use libp2p_identity::Keypair;
 use libp2p_swarm::{ConnectionId, SwarmEvent};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{Mutex, watch};
 use torp2p_swarm_test::*;
 use torp2p_transport as tor;
@@ -48,16 +47,6 @@ use torp2p_transport::addr::LocalAddr;
 
 /// The hang guard of one recovery step (not an expectation).
 const LIMIT: Duration = Duration::from_secs(240);
-
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
-async fn connect(addr: &LocalAddr) -> std::io::Result<Box<dyn Io>> {
-    Ok(match addr {
-        LocalAddr::Tcp(a) => Box::new(tokio::net::TcpStream::connect(a).await?),
-        LocalAddr::Unix(p) => Box::new(tokio::net::UnixStream::connect(p).await?),
-    })
-}
 
 /// What the forwarder has seen: when it forwarded or refused each connection.
 #[derive(Debug, Default, Clone)]
@@ -114,7 +103,7 @@ impl Forwarder {
                     let upstream = upstream.clone();
                     let mut live = live.lock().await;
                     live.push(Some(tokio::spawn(async move {
-                        let Ok(mut up) = connect(&upstream).await else {
+                        let Ok(mut up) = connect_local(&upstream).await else {
                             return;
                         };
                         let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
@@ -166,80 +155,6 @@ impl Forwarder {
 impl Drop for Forwarder {
     fn drop(&mut self) {
         self.accept.abort();
-    }
-}
-
-/// A control connection of the test's own, as another program of this user would open:
-/// authenticated with tor's cookie (COOKIE).
-struct RawControl {
-    reader: BufReader<tokio::io::ReadHalf<Box<dyn Io>>>,
-    writer: tokio::io::WriteHalf<Box<dyn Io>>,
-}
-
-impl RawControl {
-    async fn connect(addr: &LocalAddr) -> Self {
-        let (r, w) = tokio::io::split(connect(addr).await.unwrap());
-        let mut c = Self {
-            reader: BufReader::new(r),
-            writer: w,
-        };
-        let (code, lines) = c.command("PROTOCOLINFO 1").await;
-        assert_eq!(code, 250, "PROTOCOLINFO: {lines:?}");
-        let cookie_file = lines
-            .iter()
-            .find_map(|l| l.split_once("COOKIEFILE=\"")?.1.split_once('"'))
-            .map(|(path, _)| path.to_string())
-            .expect("tor names its cookie file");
-        let cookie: String = std::fs::read(cookie_file)
-            .unwrap()
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect();
-        let (code, lines) = c.command(&format!("AUTHENTICATE {cookie}")).await;
-        assert_eq!(code, 250, "AUTHENTICATE: {lines:?}");
-        c
-    }
-
-    /// Sends `command`; returns the reply's status code and its lines (without the code), at
-    /// most [`STEP`] later.
-    async fn command(&mut self, command: &str) -> (u16, Vec<String>) {
-        tokio::time::timeout(STEP, self.exchange(command))
-            .await
-            .unwrap_or_else(|_| panic!("tor did not answer {command:?} within {STEP:?}"))
-    }
-
-    async fn exchange(&mut self, command: &str) -> (u16, Vec<String>) {
-        self.writer
-            .write_all(format!("{command}\r\n").as_bytes())
-            .await
-            .unwrap();
-        let mut lines = Vec::new();
-        loop {
-            let line = self.line().await;
-            let (code, rest) = line.split_at(3);
-            let code: u16 = code.parse().unwrap();
-            let (kind, text) = rest.split_at(1);
-            lines.push(text.to_string());
-            match kind {
-                " " => return (code, lines),
-                // A data reply: lines up to a lone ".".
-                "+" => loop {
-                    let data = self.line().await;
-                    if data == "." {
-                        break;
-                    }
-                    lines.push(data);
-                },
-                _ => {}
-            }
-        }
-    }
-
-    async fn line(&mut self) -> String {
-        let mut line = String::new();
-        let n = self.reader.read_line(&mut line).await.unwrap();
-        assert!(n > 0, "tor closed the connection");
-        line.trim_end().to_string()
     }
 }
 

@@ -120,3 +120,65 @@ async fn a_service_offline_for_long_is_expired_then_published_again() {
         .await
         .expect("the private network starts");
 }
+
+/// Polls `other` until tor says it has the directory information to build circuits, at most
+/// [`STEP`].
+async fn enough_dir_info(other: &mut RawControl) {
+    let wait = async {
+        while other.get_info("status/enough-dir-info").await != "1" {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    };
+    tokio::time::timeout(STEP, wait)
+        .await
+        .expect("tor has enough directory information again");
+}
+
+/// tor builds no introduction circuit until it has completed a circuit, and clears that flag
+/// when its directory information falls short, if only for a moment (a recovery_relays run:
+/// a consensus without one of A's primary guards; A's third onion service was never
+/// published). Here A's tor is put in that state for certain: another controller turns its
+/// predicted circuits off (`__DisablePredictedCircuits 1`) and its network off and on, so that
+/// it has completed no circuit and builds none of its own. Asserted: tor says so
+/// (`status/circuit-established=0`), then a service added then is published anyway (the daemon
+/// nudges tor while it waits, see torp2p-daemon's `OnionService::wait_published`), and B
+/// connects and pings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tor_that_completed_no_circuit_still_publishes_a_new_service() {
+    init_test_logging();
+    torp2p_testnet::TestNet::builder()
+        .run(async |net| {
+            let (tor_a, tor_b) = tokio::join!(net.spawn_client(), net.spawn_client());
+            let (tor_a, tor_b) = (tor_a?, tor_b?);
+            let mut other = RawControl::connect(tor_a.control_addr()).await;
+            let (code, reply) = other.command("SETCONF __DisablePredictedCircuits=1").await;
+            assert_eq!(code, 250, "{reply:?}");
+            tor_a.set_network_enabled(false).await.unwrap();
+            tor_a.set_network_enabled(true).await.unwrap();
+            enough_dir_info(&mut other).await;
+            assert_eq!(
+                other.get_info("status/circuit-established").await,
+                "0",
+                "A's tor has completed no circuit since its network came back"
+            );
+
+            let mut a = peer("A", tor_a.clone());
+            let mut b = peer("B", tor_b.clone());
+            let adding = Instant::now();
+            let (_, addr) = listen(&mut a, &mut b, Side::A, 4001).await;
+            let published = adding.elapsed();
+            dial_and_ping(&mut a, &mut b, &addr).await;
+            eprintln!(
+                "RECOVERY | A's tor had completed no circuit | service published: {:.1} s; B connected and pinged: {:.1} s",
+                published.as_secs_f64(),
+                (adding.elapsed() - published).as_secs_f64(),
+            );
+            drop((a, b, other));
+            for t in [tor_a, tor_b] {
+                t.shutdown().await;
+            }
+            Ok::<(), torp2p_testnet::Error>(())
+        })
+        .await
+        .expect("the private network starts");
+}
