@@ -28,6 +28,9 @@
 //!   ([`listen`]);
 //! - scale: concurrent dials to one listener, with the RSS of this process and of both tors
 //!   ([`scale`]);
+//! - with `--scale`, instead of all of the above: how cost grows with the number of onion
+//!   services on one tor and of inbound connections to one listener, against raw Tor at each
+//!   size, written to `target/bench/scale.json` ([`growth`]);
 //! - and the criterion micro-benchmarks of the address codecs (`cargo bench -p torp2p-addr`,
 //!   [`codecs`]).
 //!
@@ -63,6 +66,7 @@ use std::time::{Duration, Instant};
 mod codecs;
 mod counted;
 mod first;
+mod growth;
 mod listen;
 mod netns;
 mod network;
@@ -141,6 +145,15 @@ fn bench(args: &[String], opts: &Opts) -> Result<(), String> {
         .collect::<Vec<_>>()
         .join(" ");
     let (table, json, file) = match opts.backend {
+        Backend::Tor if opts.scale => {
+            let g = runtime()?.block_on(async {
+                let o = opts.clone();
+                tokio::spawn(async move { growth::growth(&o).await })
+                    .await
+                    .map_err(|e| format!("the benchmark task failed: {e}"))?
+            })?;
+            (g.table(&command), g.json(&command), "scale.json")
+        }
         Backend::Tor => {
             let report = Report {
                 delay_via,

@@ -66,6 +66,20 @@ struct Cli {
     /// run in this (debug) build instead of re-running with --release
     #[arg(long)]
     unoptimized: bool,
+    /// instead of the usual phases, measure how cost grows (onion services on one tor,
+    /// inbound connections to one listener) against raw Tor; writes scale.json
+    #[arg(long)]
+    scale: bool,
+    /// --scale: the counts of onion services, default 10,50,100 (--quick: 5,10)
+    #[arg(long, value_name = "N,N,...", value_parser = positive, value_delimiter = ',', requires = "scale")]
+    scale_services: Option<Vec<usize>>,
+    /// --scale: the totals of inbound connections, in steps, default 100,500,1000 (--quick:
+    /// 20,50)
+    #[arg(long, value_name = "N,N,...", value_parser = positive, value_delimiter = ',', requires = "scale")]
+    scale_inbound: Option<Vec<usize>>,
+    /// --scale: the client tors the inbound connections come from, default 4 (--quick: 2)
+    #[arg(long, value_name = "N", value_parser = positive, requires = "scale")]
+    scale_dialers: Option<usize>,
 }
 
 /// `--backend`: the tor under torp2p.
@@ -143,6 +157,14 @@ pub(crate) struct Opts {
     pub(crate) delay_ms: u32,
     /// Whether this process runs inside the namespace `--delay-ms` made.
     pub(crate) in_namespace: bool,
+    /// `--scale`: how cost grows, instead of the usual phases.
+    pub(crate) scale: bool,
+    /// `--scale`: the counts of onion services on one tor, ascending.
+    pub(crate) scale_services: Vec<usize>,
+    /// `--scale`: the totals of inbound connections after each step, ascending.
+    pub(crate) scale_inbound: Vec<usize>,
+    /// `--scale`: the client tors the inbound connections come from.
+    pub(crate) scale_dialers: usize,
 }
 
 impl Opts {
@@ -186,7 +208,25 @@ impl Opts {
             (false, false) => 5,
             (false, true) => 4,
         };
+        if cli.scale && arti {
+            return Err(Cli::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--scale is for --backend tor",
+            ));
+        }
+        let ascending = |v: Option<Vec<usize>>, default: &[usize], quick: &[usize]| {
+            let mut v = v.unwrap_or_else(|| if cli.quick { quick } else { default }.to_vec());
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let scale_services = ascending(cli.scale_services, &[10, 50, 100], &[5, 10]);
+        let scale_inbound = ascending(cli.scale_inbound, &[100, 500, 1000], &[20, 50]);
         Ok(Opts {
+            scale: cli.scale,
+            scale_services,
+            scale_inbound,
+            scale_dialers: cli.scale_dialers.unwrap_or(if cli.quick { 2 } else { 4 }),
             backend,
             circuits: cli.circuits.unwrap_or(circuits),
             samples: cli.samples.unwrap_or(samples),
@@ -214,6 +254,30 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn scale_options() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let o = Opts::parse(&args(&["--scale"])).unwrap();
+        assert!(o.scale);
+        assert_eq!(o.scale_services, vec![10, 50, 100]);
+        assert_eq!(o.scale_inbound, vec![100, 500, 1000]);
+        assert_eq!(o.scale_dialers, 4);
+        let o = Opts::parse(&args(&["--scale", "--quick"])).unwrap();
+        assert_eq!(
+            (o.scale_services, o.scale_inbound),
+            (vec![5, 10], vec![20, 50])
+        );
+        assert_eq!(o.scale_dialers, 2);
+        let o = Opts::parse(&args(&["--scale", "--scale-inbound", "300,100,300"])).unwrap();
+        assert_eq!(o.scale_inbound, vec![100, 300], "ascending, each once");
+        assert!(!Opts::parse(&args(&[])).unwrap().scale);
+        // The counts need --scale, are positive numbers, and --scale is C tor's.
+        assert!(Opts::parse(&args(&["--scale-services", "10"])).is_err());
+        assert!(Opts::parse(&args(&["--scale", "--scale-services", "0"])).is_err());
+        assert!(Opts::parse(&args(&["--scale", "--scale-dialers", "x"])).is_err());
+        assert!(Opts::parse(&args(&["--scale", "--backend", "arti"])).is_err());
+    }
 
     #[test]
     fn options_parse() {
