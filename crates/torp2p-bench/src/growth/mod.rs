@@ -4,10 +4,10 @@
 //!   listener's tor, raw (`ADD_ONION` through the daemon, waiting for publication with the
 //!   default policy) and through torp2p (one transport holding S keys, `listen_on` each, until
 //!   every `NewAddress`); seconds until the last one is published, and the growth of tor's
-//!   resident memory (VmRSS) per service. Which of the two goes first alternates with S, since
-//!   memory freed by the first is reused by the second.
+//!   resident memory (VmRSS) per service, each on a fresh tor (which of the two goes first
+//!   alternates with S).
 //! - **Inbound connections to one listener**: connections opened from several client tors
-//!   (the dialers) to the bench's listener, one circuit each (`Isolation::PerConnection`), in
+//!   (the dialers) to the bench's listener, all of them fresh tors for each side, one circuit each (`Isolation::PerConnection`), in
 //!   steps up to C, kept open; raw SOCKS streams (each echoed once) and torp2p connections
 //!   (each pinged once) in turn. Per step: seconds to open the step's connections, and the
 //!   growth per connection of the listener's tor, of the dialers' tors together, and of this
@@ -84,7 +84,7 @@ pub(crate) struct Growth {
     pub(crate) inbound: Vec<InboundPoint>,
 }
 
-/// The `--scale` run: a network, the listener's tor and `o.scale_dialers` dialer tors.
+/// The `--scale` run: a network, and fresh client tors for each measurement.
 pub(crate) async fn growth(o: &Opts) -> Result<Growth, String> {
     let (mut g, nodes) =
         on_network(async |net, host, client| run(net, host, client, o).await).await?;
@@ -92,7 +92,7 @@ pub(crate) async fn growth(o: &Opts) -> Result<Growth, String> {
     Ok(g)
 }
 
-async fn run(net: &TestNet, host: &Tor, client: &Tor, o: &Opts) -> Result<Growth, String> {
+async fn run(net: &TestNet, _host: &Tor, _client: &Tor, o: &Opts) -> Result<Growth, String> {
     let mut g = Growth {
         dialer_tors: o.scale_dialers,
         ..Growth::default()
@@ -101,30 +101,35 @@ async fn run(net: &TestNet, host: &Tor, client: &Tor, o: &Opts) -> Result<Growth
     for (i, &s) in o.scale_services.iter().enumerate() {
         eprintln!("torp2p-bench: {s} onion services on one tor, raw and torp2p");
         g.services
-            .push(services(host, &unused, s, i % 2 == 0).await?);
+            .push(services(net, &unused, s, i % 2 == 0).await?);
     }
+    g.inbound = inbound(net, o.scale_dialers, &o.scale_inbound).await?;
+    Ok(g)
+}
 
-    // The dialer tors: the network's second client and more.
-    let mut dialers = vec![client.clone()];
-    let extra = join_all((1..o.scale_dialers).map(|_| net.spawn_client())).await;
-    let mut started = Vec::new();
+/// `k` fresh client tors of `net`, bootstrapped, for `body`, shut down after it (also when it
+/// fails): a measurement of a tor's memory starts from a tor that served nothing yet.
+async fn with_fresh_tors<R>(
+    net: &TestNet,
+    k: usize,
+    body: impl AsyncFnOnce(&[Tor]) -> Result<R, String>,
+) -> Result<R, String> {
+    let mut tors = Vec::new();
     let mut failed = None;
-    for t in extra {
+    for t in join_all((0..k).map(|_| net.spawn_client())).await {
         match t {
-            Ok(t) => started.push(t),
+            Ok(t) => tors.push(t),
             Err(e) => failed = Some(e.to_string()),
         }
     }
-    dialers.extend(started.iter().cloned());
     let result = match failed {
-        Some(e) => Err(format!("a dialer tor did not start: {e}")),
-        None => inbound(host, &dialers, &o.scale_inbound).await,
+        Some(e) => Err(format!("a client tor did not start: {e}")),
+        None => body(&tors).await,
     };
-    for t in started {
+    for t in tors {
         t.shutdown().await;
     }
-    g.inbound = result?;
-    Ok(g)
+    result
 }
 
 /// VmRSS of a tor, KiB.
@@ -137,9 +142,10 @@ async fn settle() {
     tokio::time::sleep(Duration::from_secs(2)).await;
 }
 
-/// `n` onion services on `host`, raw and through torp2p (`raw_first`: which goes first).
+/// `n` onion services, raw and through torp2p (`raw_first`: which goes first), each on a
+/// fresh tor.
 async fn services(
-    host: &Tor,
+    net: &TestNet,
     unused: &std::path::Path,
     n: usize,
     raw_first: bool,
@@ -149,25 +155,30 @@ async fn services(
         ..ServicesPoint::default()
     };
     for raw_turn in [raw_first, !raw_first] {
-        settle().await;
-        let tor_before = tor_kib(host);
-        let process_before = rss_kib(None);
-        if raw_turn {
-            let (seconds, kept) = raw_services(host, unused, n).await?;
-            p.raw_seconds = seconds;
-            p.raw_tor_kib_each = per(tor_kib(host), tor_before, n);
-            for s in kept {
-                s.remove()
-                    .await
-                    .map_err(|e| format!("removing a raw onion service: {e}"))?;
+        with_fresh_tors(net, 1, async |tors| {
+            let host = &tors[0];
+            settle().await;
+            let tor_before = tor_kib(host);
+            let process_before = rss_kib(None);
+            if raw_turn {
+                let (seconds, kept) = raw_services(host, unused, n).await?;
+                p.raw_seconds = seconds;
+                p.raw_tor_kib_each = per(tor_kib(host), tor_before, n);
+                for s in kept {
+                    s.remove()
+                        .await
+                        .map_err(|e| format!("removing a raw onion service: {e}"))?;
+                }
+            } else {
+                let (seconds, transport, ids) = p2p_services(host, n).await?;
+                p.p2p_seconds = seconds;
+                p.p2p_tor_kib_each = per(tor_kib(host), tor_before, n);
+                p.p2p_process_kib_each = per(rss_kib(None), process_before, n);
+                close(transport, ids).await?;
             }
-        } else {
-            let (seconds, transport, ids) = p2p_services(host, n).await?;
-            p.p2p_seconds = seconds;
-            p.p2p_tor_kib_each = per(tor_kib(host), tor_before, n);
-            p.p2p_process_kib_each = per(rss_kib(None), process_before, n);
-            close(transport, ids).await?;
-        }
+            Ok(())
+        })
+        .await?;
     }
     Ok(p)
 }
@@ -272,18 +283,9 @@ struct Target {
     p2p: Multiaddr,
 }
 
-/// Inbound connections to a fresh listener on `host` in steps (`steps`: the totals), raw
-/// first, then torp2p.
-async fn inbound(
-    host: &Tor,
-    dialers: &[Tor],
-    steps: &[usize],
-) -> Result<Vec<InboundPoint>, String> {
-    let server = server::Server::start(&TorHandle::CTor(host.clone())).await?;
-    let target = Target {
-        raw: server.raw_target()?,
-        p2p: server.addr.clone(),
-    };
+/// Inbound connections in steps (`steps`: the totals) from `k` dialer tors to a listener,
+/// raw first, then torp2p, each on fresh tors.
+async fn inbound(net: &TestNet, k: usize, steps: &[usize]) -> Result<Vec<InboundPoint>, String> {
     let mut points: Vec<InboundPoint> = steps
         .iter()
         .map(|&c| InboundPoint {
@@ -291,41 +293,58 @@ async fn inbound(
             ..InboundPoint::default()
         })
         .collect();
-    let result = async {
-        for raw_turn in [true, false] {
-            settle().await;
-            let before = Measure::now(host, dialers);
-            let mut held = Held::default();
-            let mut open = 0;
-            for p in points.iter_mut() {
-                let want = p.connections.saturating_sub(open);
-                let kind = if raw_turn { "raw" } else { "torp2p" };
-                eprintln!(
-                    "torp2p-bench: {kind}: {want} more inbound connections ({} in all)",
-                    p.connections
-                );
-                let t = Instant::now();
-                let failed = if raw_turn {
-                    held.open_raw(dialers, &target, want).await?
-                } else {
-                    held.open_p2p(dialers, &target, want).await?
-                };
-                let seconds = t.elapsed().as_secs_f64();
-                open = held.len();
-                let growth = Measure::now(host, dialers).per(&before, open);
-                if raw_turn {
-                    (p.raw_seconds, p.raw, p.raw_failed) = (seconds, growth, failed);
-                } else {
-                    (p.p2p_seconds, p.p2p, p.p2p_failed) = (seconds, growth, failed);
-                }
-            }
-            drop(held);
-        }
-        Ok::<(), String>(())
+    for raw_turn in [true, false] {
+        with_fresh_tors(net, k + 1, async |tors| {
+            let (host, dialers) = (&tors[0], &tors[1..]);
+            let server = server::Server::start(&TorHandle::CTor(host.clone())).await?;
+            let target = Target {
+                raw: server.raw_target()?,
+                p2p: server.addr.clone(),
+            };
+            let result = steps_on(host, dialers, &target, &mut points, raw_turn).await;
+            server.stop();
+            result
+        })
+        .await?;
     }
-    .await;
-    server.stop();
-    result.map(|()| points)
+    Ok(points)
+}
+
+/// Opens the connections of every step of `points` on one side, measuring after each.
+async fn steps_on(
+    host: &Tor,
+    dialers: &[Tor],
+    target: &Target,
+    points: &mut [InboundPoint],
+    raw_turn: bool,
+) -> Result<(), String> {
+    settle().await;
+    let before = Measure::now(host, dialers);
+    let mut held = Held::default();
+    let mut open = 0;
+    for p in points.iter_mut() {
+        let want = p.connections.saturating_sub(open);
+        let kind = if raw_turn { "raw" } else { "torp2p" };
+        eprintln!(
+            "torp2p-bench: {kind}: {want} more inbound connections ({} in all)",
+            p.connections
+        );
+        let t = Instant::now();
+        let failed = if raw_turn {
+            held.open_raw(dialers, target, want).await?
+        } else {
+            held.open_p2p(dialers, target, want).await?
+        };
+        let seconds = t.elapsed().as_secs_f64();
+        open = held.len();
+        let growth = Measure::now(host, dialers).per(&before, open);
+        if raw_turn {
+            (p.raw_seconds, p.raw, p.raw_failed) = (seconds, growth, failed);
+        } else {
+            (p.p2p_seconds, p.p2p, p.p2p_failed) = (seconds, growth, failed);
+        }
+    }
+    Ok(())
 }
 
 /// VmRSS of the listener's tor, the dialers' tors together and this process, KiB.

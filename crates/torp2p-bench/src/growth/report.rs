@@ -45,9 +45,8 @@ impl Growth {
         let mut t = String::new();
         let _ = writeln!(
             t,
-            "\n{command}: how cost grows, torp2p against raw Tor ({} tors + {} client tors, 127.0.0.1)",
-            self.nodes,
-            self.dialer_tors + 1
+            "\n{command}: how cost grows, torp2p against raw Tor (a network of {} tors on 127.0.0.1; a fresh client tor per\nservices measurement, a fresh listener tor and {} fresh dialer tors per side of the inbound one)",
+            self.nodes, self.dialer_tors
         );
         let _ = writeln!(
             t,
