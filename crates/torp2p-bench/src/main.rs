@@ -72,6 +72,7 @@ mod netns;
 mod network;
 mod options;
 mod p2p;
+mod plot;
 mod raw;
 mod report;
 mod round_trip;
@@ -144,7 +145,7 @@ fn bench(args: &[String], opts: &Opts) -> Result<(), String> {
         .chain(args.iter().filter(|a| *a != "--in-namespace").cloned())
         .collect::<Vec<_>>()
         .join(" ");
-    let (table, json, file) = match opts.backend {
+    let (table, json, file, plots) = match opts.backend {
         Backend::Tor if opts.scale => {
             let g = runtime()?.block_on(async {
                 let o = opts.clone();
@@ -152,14 +153,21 @@ fn bench(args: &[String], opts: &Opts) -> Result<(), String> {
                     .await
                     .map_err(|e| format!("the benchmark task failed: {e}"))?
             })?;
-            (g.table(&command), g.json(&command), "scale.json")
+            let plots = plot::of_growth(&g);
+            (g.table(&command), g.json(&command), "scale.json", plots)
         }
         Backend::Tor => {
             let report = Report {
                 delay_via,
                 ..c_tor(opts)?
             };
-            (report.table(&command), report.json(&command), "latest.json")
+            let plots = plot::of_report(&report);
+            (
+                report.table(&command),
+                report.json(&command),
+                "latest.json",
+                plots,
+            )
         }
         Backend::Arti => {
             let report = arti(opts)?;
@@ -167,6 +175,7 @@ fn bench(args: &[String], opts: &Opts) -> Result<(), String> {
                 report.table(&command),
                 report.json(&command),
                 "latest-arti.json",
+                Vec::new(),
             )
         }
     };
@@ -175,6 +184,9 @@ fn bench(args: &[String], opts: &Opts) -> Result<(), String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let path = dir.join(file);
     std::fs::write(&path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    for svg in plot::write_all(&dir, &plots)? {
+        println!("wrote {}", svg.display());
+    }
     println!(
         "wrote {} ({:.0} s in all)",
         path.display(),

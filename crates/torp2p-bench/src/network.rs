@@ -155,6 +155,8 @@ async fn run(net: &TestNet, host: &Tor, client: &Tor, o: &Opts) -> Result<Report
         let (raw, p2p) = round_trip::round_trips(&bed, o.samples).await?;
         report.rtt_raw = Stats::of(&raw).scaled(1000.0);
         report.rtt_p2p = Stats::of(&p2p).scaled(1000.0);
+        let ms = |v: &[f64]| v.iter().map(|s| s * 1000.0).collect::<Vec<f64>>();
+        report.rtt_samples = (ms(&raw), ms(&p2p));
         let pairs: Vec<f64> = p2p.iter().zip(&raw).map(|(p, r)| p / r).collect();
         report.rtt_pair_ratio = Stats::of(&pairs);
 

@@ -54,6 +54,8 @@ pub(crate) struct Report {
     pub(crate) delay_via: &'static str,
     pub(crate) rtt_raw: Stats,
     pub(crate) rtt_p2p: Stats,
+    /// The round trips themselves, ms, for the plot: raw Tor's, torp2p's.
+    pub(crate) rtt_samples: (Vec<f64>, Vec<f64>),
     pub(crate) rtt_pair_ratio: Stats,
     pub(crate) cold: [Setups; 3],
     pub(crate) warm: [Setups; 3],
