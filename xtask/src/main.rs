@@ -268,6 +268,7 @@ fn test() -> Result<(), String> {
         ],
     )?;
     tests(&cargo)?;
+    ping_proc::build_like_the_tests();
     eprintln!("xtask: checking that the library crates can be published");
     package::package(&[])?;
     for backend in ping_proc::Backend::ALL {

@@ -83,12 +83,41 @@ pub(crate) fn build_example(package: &str, example: &str) -> Result<PathBuf, Str
     )
 }
 
-/// `cargo build --quiet <what>`, then the path of the artifact at `debug/<artifact>` in the
-/// target directory.
+/// Whether the binaries are built as the tests' build made them (see [`build_like_the_tests`]).
+static LIKE_THE_TESTS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on, [`build_ping`] and [`build_example`] build every target of the workspace with
+/// every feature, as `cargo xtask test` built them for the tests, instead of one package with
+/// its own features: after the tests that is nearly free, where `--package torp2p-ping
+/// [--features arti]` resolves other features (no dev-dependencies, another feature set of
+/// tokio and of the transport) and builds the transport, and arti, again.
+pub(crate) fn build_like_the_tests() {
+    LIKE_THE_TESTS.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// `cargo build --quiet <what>` (or, after [`build_like_the_tests`], the tests' build, once),
+/// then the path of the artifact at `debug/<artifact>` in the target directory.
 fn build(what: &[&str], artifact: &Path) -> Result<PathBuf, String> {
+    static UNIFIED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let args: Vec<&str> = ["build", "--quiet"].iter().chain(what).copied().collect();
-    crate::run(&cargo, &args)?;
+    let unified = [
+        "build",
+        "--quiet",
+        "--workspace",
+        "--all-features",
+        "--all-targets",
+        "--locked",
+    ];
+    let args: Vec<&str> = if LIKE_THE_TESTS.load(std::sync::atomic::Ordering::Relaxed) {
+        UNIFIED
+            .get_or_init(|| crate::run(&cargo, &unified))
+            .clone()?;
+        unified.to_vec()
+    } else {
+        let args: Vec<&str> = ["build", "--quiet"].iter().chain(what).copied().collect();
+        crate::run(&cargo, &args)?;
+        args
+    };
     let path = crate::target_dir().join("debug").join(artifact);
     if path.is_file() {
         Ok(path)
