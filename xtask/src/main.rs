@@ -7,6 +7,7 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod bench_smoke;
 mod demo;
 mod docs;
 mod e2e;
@@ -280,6 +281,10 @@ fn test() -> Result<(), String> {
     }
     eprintln!("xtask: running the leak test");
     leaks::leaks(&[])?;
+    eprintln!(
+        "xtask: the benchmarks' smoke run (bench --quick: it must complete; no figure is asserted)"
+    );
+    bench_smoke::bench_smoke()?;
     eprintln!("xtask: all checks passed");
     Ok(())
 }

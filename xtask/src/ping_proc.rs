@@ -74,6 +74,11 @@ pub(crate) fn build_ping(backend: Backend) -> Result<PathBuf, String> {
     build(&what, Path::new("torp2p-ping"))
 }
 
+/// Builds the binary `name` of the package of the same name and returns its path.
+pub(crate) fn build_bin(name: &str) -> Result<PathBuf, String> {
+    build(&["--package", name, "--bin", name], Path::new(name))
+}
+
 /// Builds cargo example `example` of `package` (`cargo build --package <package> --example
 /// <example>`, debug profile) and returns its path, `target/debug/examples/<example>`.
 pub(crate) fn build_example(package: &str, example: &str) -> Result<PathBuf, String> {
