@@ -208,7 +208,7 @@ async fn raw_services(
             .await
             .map_err(|e| format!("{n} raw onion services: {e}"))?;
         service
-            .wait_published(Publication::default(), STEP * 2)
+            .wait_published(Publication::default(), publish_limit(n))
             .await
             .map_err(|e| format!("{n} raw onion services: {e}"))?;
         Ok::<_, String>(service)
@@ -225,7 +225,7 @@ async fn p2p_services(
     n: usize,
 ) -> Result<(f64, tor::Transport, Vec<ListenerId>), String> {
     let keys: Vec<OnionKey> = (0..n).map(|_| OnionKey::generate()).collect();
-    let mut config = tor::Config::new().with_publish_timeout(STEP * 2);
+    let mut config = tor::Config::new().with_publish_timeout(publish_limit(n));
     for k in &keys {
         config = config.with_key(k.clone());
     }
@@ -241,7 +241,7 @@ async fn p2p_services(
         ids.push(id);
     }
     let mut published = 0;
-    within(STEP * 2, "torp2p listeners published", async {
+    within(publish_limit(n), "torp2p listeners published", async {
         while published < n {
             match std::future::poll_fn(|cx| std::pin::Pin::new(&mut transport).poll(cx)).await {
                 TransportEvent::NewAddress { .. } => published += 1,
@@ -275,6 +275,13 @@ async fn close(mut transport: tor::Transport, ids: Vec<ListenerId>) -> Result<()
         Ok(())
     })
     .await
+}
+
+/// The longest wait for `n` services added at once to be published: a hang guard. A tor
+/// builds a service's introduction circuits and upload circuits at most 32 at a time
+/// (`MaxClientCircuitsPending`); 50 took 3.5 minutes on a busy 2-core machine.
+fn publish_limit(n: usize) -> Duration {
+    STEP + Duration::from_secs(10).saturating_mul(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// The listener's counterpart for raw dials, and its libp2p address.
