@@ -149,17 +149,25 @@ pub(crate) fn of_growth(g: &crate::growth::Growth) -> Vec<(&'static str, Chart<'
         (
             "scale-services-time.svg",
             Chart {
-                title: "onion services added at once on one tor: time until all are published",
+                title: "onion services added at once on one tor: time until published",
                 x: "onion services",
                 y: "seconds",
                 series: vec![
                     Series {
-                        name: "raw Tor (ADD_ONION)",
+                        name: "raw Tor (ADD_ONION), all",
                         points: services(|p| p.raw_seconds),
                     },
                     Series {
-                        name: "torp2p (listen_on)",
+                        name: "torp2p (listen_on), all",
                         points: services(|p| p.p2p_seconds),
+                    },
+                    Series {
+                        name: "raw Tor, the median service",
+                        points: services(|p| p.raw_median),
+                    },
+                    Series {
+                        name: "torp2p, the median service",
+                        points: services(|p| p.p2p_median),
                     },
                 ],
             },

@@ -42,8 +42,12 @@ const IN_FLIGHT_PER_TOR: usize = 32;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ServicesPoint {
     pub(crate) services: usize,
+    /// Seconds until the last service was published.
     pub(crate) raw_seconds: f64,
     pub(crate) p2p_seconds: f64,
+    /// The median service's seconds until it was published.
+    pub(crate) raw_median: f64,
+    pub(crate) p2p_median: f64,
     /// Growth of tor's VmRSS per service, KiB.
     pub(crate) raw_tor_kib_each: f64,
     pub(crate) p2p_tor_kib_each: f64,
@@ -178,8 +182,8 @@ async fn services(
             let tor_before = tor_kib(host);
             let process_before = rss_kib(None);
             if raw_turn {
-                let (seconds, kept) = raw_services(host, unused, n).await?;
-                p.raw_seconds = seconds;
+                let (times, kept) = raw_services(host, unused, n).await?;
+                (p.raw_seconds, p.raw_median) = last_and_median(&times);
                 p.raw_tor_kib_each = per(tor_kib(host), tor_before, n);
                 for s in kept {
                     s.remove()
@@ -187,8 +191,8 @@ async fn services(
                         .map_err(|e| format!("removing a raw onion service: {e}"))?;
                 }
             } else {
-                let (seconds, transport, ids) = p2p_services(host, n).await?;
-                p.p2p_seconds = seconds;
+                let (times, transport, ids) = p2p_services(host, n).await?;
+                (p.p2p_seconds, p.p2p_median) = last_and_median(&times);
                 p.p2p_tor_kib_each = per(tor_kib(host), tor_before, n);
                 p.p2p_process_kib_each = per(rss_kib(None), process_before, n);
                 close(transport, ids).await?;
@@ -200,17 +204,24 @@ async fn services(
     Ok(p)
 }
 
+/// The largest and the median of `times`.
+fn last_and_median(times: &[f64]) -> (f64, f64) {
+    let s = crate::stats::Stats::of(times);
+    (s.max, s.median)
+}
+
 /// Growth from `before` to `after` per item, KiB (0 if it shrank).
 fn per(after: u64, before: u64, n: usize) -> f64 {
     after.saturating_sub(before) as f64 / n.max(1) as f64
 }
 
-/// `n` services added at once with ADD_ONION, each waited for; seconds until the last.
+/// `n` services added at once with ADD_ONION, each waited for; each one's seconds until it
+/// was published.
 async fn raw_services(
     host: &Tor,
     unused: &std::path::Path,
     n: usize,
-) -> Result<(f64, Vec<torp2p_daemon::OnionService>), String> {
+) -> Result<(Vec<f64>, Vec<torp2p_daemon::OnionService>), String> {
     let t = Instant::now();
     let one = async || {
         let service = host
@@ -228,19 +239,23 @@ async fn raw_services(
             .wait_published(Publication::default(), publish_limit(n))
             .await
             .map_err(|e| format!("{n} raw onion services: {e}"))?;
-        Ok::<_, String>(service)
+        Ok::<_, String>((t.elapsed().as_secs_f64(), service))
     };
     let results = join_all((0..n).map(|_| one())).await;
-    let seconds = t.elapsed().as_secs_f64();
-    let kept = results.into_iter().collect::<Result<Vec<_>, _>>()?;
-    Ok((seconds, kept))
+    let (times, kept) = results
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .unzip();
+    Ok((times, kept))
 }
 
-/// One transport with `n` keys listening on all of them; seconds until the last `NewAddress`.
+/// One transport with `n` keys listening on all of them; each listener's seconds until its
+/// `NewAddress`.
 async fn p2p_services(
     host: &Tor,
     n: usize,
-) -> Result<(f64, tor::Transport, Vec<ListenerId>), String> {
+) -> Result<(Vec<f64>, tor::Transport, Vec<ListenerId>), String> {
     let keys: Vec<OnionKey> = (0..n).map(|_| OnionKey::generate()).collect();
     let mut config = tor::Config::new().with_publish_timeout(publish_limit(n));
     for k in &keys {
@@ -257,11 +272,11 @@ async fn p2p_services(
             .map_err(|e| format!("{n} torp2p listeners: {e}"))?;
         ids.push(id);
     }
-    let mut published = 0;
+    let mut times = Vec::with_capacity(n);
     within(publish_limit(n), "torp2p listeners published", async {
-        while published < n {
+        while times.len() < n {
             match std::future::poll_fn(|cx| std::pin::Pin::new(&mut transport).poll(cx)).await {
-                TransportEvent::NewAddress { .. } => published += 1,
+                TransportEvent::NewAddress { .. } => times.push(t.elapsed().as_secs_f64()),
                 TransportEvent::ListenerClosed { reason, .. } => {
                     return Err(format!("a torp2p listener closed: {reason:?}"));
                 }
@@ -271,7 +286,7 @@ async fn p2p_services(
         Ok(())
     })
     .await?;
-    Ok((t.elapsed().as_secs_f64(), transport, ids))
+    Ok((times, transport, ids))
 }
 
 /// Removes the listeners `ids` of `transport` and waits until all are closed (their services

@@ -24,6 +24,10 @@ impl ServicesPoint {
         ratio(self.p2p_seconds, self.raw_seconds)
     }
 
+    fn median_ratio(&self) -> f64 {
+        ratio(self.p2p_median, self.raw_median)
+    }
+
     fn memory_ratio(&self) -> f64 {
         ratio(self.p2p_tor_kib_each, self.raw_tor_kib_each)
     }
@@ -50,18 +54,21 @@ impl Growth {
         );
         let _ = writeln!(
             t,
-            "\nonion services on one tor, added at once | raw: s to publish all, tor KiB each | torp2p: s, tor KiB each, process KiB each | ratios: time, tor memory"
+            "\nonion services on one tor, added at once | raw: s to publish the median one / all, tor KiB each | torp2p: the same, process KiB each | ratios: median, all, tor memory"
         );
         for p in &self.services {
             let _ = writeln!(
                 t,
-                "  {:>5} services | raw {:>6.1} s {:>6.0} KiB | torp2p {:>6.1} s {:>6.0} KiB {:>6.0} KiB | {} {}",
+                "  {:>5} services | raw {:>6.1} / {:>6.1} s {:>6.0} KiB | torp2p {:>6.1} / {:>6.1} s {:>6.0} KiB {:>6.0} KiB | {} {} {}",
                 p.services,
+                p.raw_median,
                 p.raw_seconds,
                 p.raw_tor_kib_each,
+                p.p2p_median,
                 p.p2p_seconds,
                 p.p2p_tor_kib_each,
                 p.p2p_process_kib_each,
+                shown(p.median_ratio()),
                 shown(p.publish_ratio()),
                 shown(p.memory_ratio()),
             );
@@ -109,8 +116,11 @@ impl Growth {
             .iter()
             .map(|p| {
                 format!(
-                    "    {{\"services\": {}, \"raw_seconds\": {}, \"torp2p_seconds\": {}, \"publish_ratio\": {}, \"raw_tor_kib_each\": {}, \"torp2p_tor_kib_each\": {}, \"tor_memory_ratio\": {}, \"torp2p_process_kib_each\": {}}}",
+                    "    {{\"services\": {}, \"raw_median_seconds\": {}, \"torp2p_median_seconds\": {}, \"median_publish_ratio\": {}, \"raw_seconds\": {}, \"torp2p_seconds\": {}, \"publish_ratio\": {}, \"raw_tor_kib_each\": {}, \"torp2p_tor_kib_each\": {}, \"tor_memory_ratio\": {}, \"torp2p_process_kib_each\": {}}}",
                     p.services,
+                    num(p.raw_median),
+                    num(p.p2p_median),
+                    num(p.median_ratio()),
                     num(p.raw_seconds),
                     num(p.p2p_seconds),
                     num(p.publish_ratio()),
@@ -167,6 +177,8 @@ mod tests {
                 services: 10,
                 raw_seconds: 4.0,
                 p2p_seconds: 5.0,
+                raw_median: 2.0,
+                p2p_median: 2.5,
                 raw_tor_kib_each: 100.0,
                 p2p_tor_kib_each: 110.0,
                 p2p_process_kib_each: 20.0,
@@ -197,6 +209,8 @@ mod tests {
             serde_json::from_str(&sample().json("cargo xtask bench --scale")).unwrap();
         assert_eq!(j["command"], "cargo xtask bench --scale");
         assert_eq!(j["services"][0]["publish_ratio"], 1.25);
+        assert_eq!(j["services"][0]["median_publish_ratio"], 1.25);
+        assert_eq!(j["services"][0]["raw_median_seconds"], 2.0);
         assert_eq!(j["services"][0]["tor_memory_ratio"], 1.1);
         assert_eq!(j["inbound"][0]["open_ratio"], 1.5);
         // No raw growth to compare with: no ratio rather than infinity.
