@@ -105,7 +105,7 @@ pub(crate) async fn scale(
 }
 
 /// VmRSS of a process in KiB (0 if it cannot be read).
-fn rss_kib(pid: Option<u32>) -> u64 {
+pub(crate) fn rss_kib(pid: Option<u32>) -> u64 {
     let path = match pid {
         Some(pid) => PathBuf::from(format!("/proc/{pid}/status")),
         None => PathBuf::from("/proc/self/status"),
