@@ -14,7 +14,7 @@
 //!   `NewAddress`).
 //! - **Mesh formed**: then every peer but the first is told the first peer's address and
 //!   bootstraps Kademlia (which dials it; later bootstraps, Kademlia's own, follow each new
-//!   peer in its routing table). The time from that command until the first instant at which
+//!   peer in its routing table, and every [`peer::REBOOTSTRAP`]). The time from that command until the first instant at which
 //!   *every* peer has at least `min(D_low, N − 1)` peers in its gossipsub mesh for the topic
 //!   (D_low = 5 by default), as `mesh_peers` counts them: a peer's mesh fills to D_low as
 //!   soon as it learns a connected peer's subscription, so this is the time to connect and
@@ -58,7 +58,7 @@ pub(crate) use report::Report;
 pub(crate) const PEERS_PER_TOR: usize = 5;
 /// The longest wait for the mesh to form; past it the run goes on, and the report says how
 /// many peers had their mesh.
-const MESH_TIMEOUT: Duration = Duration::from_secs(300);
+const MESH_TIMEOUT: Duration = Duration::from_secs(180);
 /// The longest wait for one message to reach every peer.
 const MESSAGE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The seed of the publishers' draw (with the mesh size mixed in).

@@ -337,6 +337,7 @@ impl Report {
                 config.heartbeat_interval().as_millis()
             ),
         );
+        field("kad_rebootstrap_s", peer::REBOOTSTRAP.as_secs().to_string());
         field(
             "definitions",
             json_str(
