@@ -60,6 +60,10 @@ struct Cli {
     /// default 20 (--quick: 5)
     #[arg(long, value_name = "M", value_parser = positive)]
     messages: Option<usize>,
+    /// meshes per size and transport (--mesh only), TCP and onion services in turn; the
+    /// figures are medians over them, default 3 (--quick: 1)
+    #[arg(long, value_name = "R", value_parser = positive)]
+    rounds: Option<usize>,
     /// internal: this process was started inside the namespace of --delay-ms
     #[arg(long, hide = true)]
     in_namespace: bool,
@@ -168,6 +172,8 @@ pub(crate) struct Opts {
     pub(crate) mesh: Option<Vec<usize>>,
     /// Gossipsub messages per mesh.
     pub(crate) messages: usize,
+    /// Meshes per size and transport.
+    pub(crate) rounds: usize,
 }
 
 impl Opts {
@@ -191,10 +197,10 @@ impl Opts {
                 "--mesh is for --backend tor",
             ));
         }
-        if cli.messages.is_some() && cli.mesh.is_none() {
+        if (cli.messages.is_some() || cli.rounds.is_some()) && cli.mesh.is_none() {
             return Err(Cli::command().error(
                 clap::error::ErrorKind::ArgumentConflict,
-                "--messages is for --mesh",
+                "--messages and --rounds are for --mesh",
             ));
         }
         if delay_ms > 0 && backend == Backend::Arti {
@@ -251,6 +257,7 @@ impl Opts {
             in_namespace: cli.in_namespace,
             mesh,
             messages: cli.messages.unwrap_or(if cli.quick { 5 } else { 20 }),
+            rounds: cli.rounds.unwrap_or(if cli.quick { 1 } else { 3 }),
         })
     }
 }
@@ -379,6 +386,14 @@ mod tests {
         assert!(Opts::parse(&args(&["--mesh", "five"])).is_err());
         assert!(Opts::parse(&args(&["--mesh", "5", "--messages", "0"])).is_err());
         assert!(Opts::parse(&args(&["--messages", "5"])).is_err());
+        assert!(Opts::parse(&args(&["--rounds", "2"])).is_err());
+        assert_eq!(
+            Opts::parse(&args(&["--mesh", "--rounds", "2"]))
+                .unwrap()
+                .rounds,
+            2
+        );
+        assert!(Opts::parse(&args(&["--mesh", "--rounds", "0"])).is_err());
         assert!(Opts::parse(&args(&["--mesh", "--backend", "arti"])).is_err());
     }
 
@@ -405,6 +420,7 @@ mod tests {
             "--unoptimized",
             "--mesh",
             "--messages",
+            "--rounds",
         ] {
             assert!(help.contains(flag), "{flag} missing from the help");
         }

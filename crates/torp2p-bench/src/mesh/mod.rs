@@ -30,6 +30,10 @@
 //! - **Memory**: the RSS of this process before the peers start and with the mesh up after
 //!   the messages, and the sum of the client tors' RSS then.
 //!
+//! Each size runs `--rounds` times (default 3), TCP and onion services in turn, the onion
+//! services' rounds on the same client tors (fresh services each round): the times are
+//! medians over the rounds, p50 and p99 over the deliveries of all rounds.
+//!
 //! Ratios are torp2p over TCP at the same N; growth is each figure at N over the same figure
 //! at the smallest N. The report goes to `target/bench/mesh.json` and stdout ([`report`]).
 
@@ -47,6 +51,7 @@ use crate::network::{on_testnet, with_clients};
 use crate::options::Opts;
 use crate::p2p::upgrade;
 use crate::scale::rss_kib;
+use crate::stats::quantile;
 use crate::{PORT, STEP};
 
 mod peer;
@@ -64,14 +69,17 @@ const MESSAGE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The seed of the publishers' draw (with the mesh size mixed in).
 const SEED: u64 = 0x746f_7270_3270_6d65;
 
-/// The figures of one mesh on one transport.
+/// The figures of one mesh on one transport, or of its rounds ([`Figures::merge`]).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Figures {
-    /// From the start of the peers until every one listened, seconds.
+    /// From the start of the peers until every one listened, seconds (the median of the
+    /// rounds).
     pub(crate) listening_s: f64,
     /// From the bootstrap command until every peer had its mesh, seconds (NaN if it did not
-    /// form within [`MESH_TIMEOUT`]).
+    /// form within [`MESH_TIMEOUT`]; the median of the rounds that formed).
     pub(crate) mesh_s: f64,
+    /// `mesh_s` of each round.
+    pub(crate) mesh_rounds: Vec<f64>,
     /// The mesh size that counts as formed: `min(D_low, N − 1)`.
     pub(crate) mesh_target: usize,
     /// Peers at the target when the wait ended.
@@ -88,8 +96,47 @@ pub(crate) struct Figures {
     /// RSS of this process before the peers started and after the messages, KiB.
     pub(crate) rss_before: u64,
     pub(crate) rss_after: u64,
-    /// The client tors' RSS summed, after the messages, KiB (0 over TCP).
+    /// The client tors' RSS summed, after the messages, KiB (0 over TCP; the largest of the
+    /// rounds).
     pub(crate) rss_tors: u64,
+}
+
+impl Figures {
+    /// The rounds of one size and transport as one: the medians of the listening and mesh
+    /// times (the mesh's over the rounds that formed), every delivery and publish call, the
+    /// fewest peers meshed, the missing deliveries summed, the mean peer counts, the RSS
+    /// growth of the first round (later rounds reuse what it freed) and the tors' largest RSS.
+    pub(crate) fn merge(rounds: Vec<Figures>) -> Figures {
+        let Some(first) = rounds.first() else {
+            return Figures::default();
+        };
+        let count = rounds.len() as f64;
+        let mesh_rounds: Vec<f64> = rounds.iter().map(|r| r.mesh_s).collect();
+        Figures {
+            listening_s: quantile(
+                &rounds.iter().map(|r| r.listening_s).collect::<Vec<_>>(),
+                0.5,
+            ),
+            mesh_s: quantile(&mesh_rounds, 0.5),
+            mesh_rounds,
+            mesh_target: first.mesh_target,
+            meshed: rounds.iter().map(|r| r.meshed).min().unwrap_or(0),
+            propagation_ms: rounds
+                .iter()
+                .flat_map(|r| r.propagation_ms.iter().copied())
+                .collect(),
+            missing: rounds.iter().map(|r| r.missing).sum(),
+            publish_ms: rounds
+                .iter()
+                .flat_map(|r| r.publish_ms.iter().copied())
+                .collect(),
+            connected_mean: rounds.iter().map(|r| r.connected_mean).sum::<f64>() / count,
+            mesh_mean: rounds.iter().map(|r| r.mesh_mean).sum::<f64>() / count,
+            rss_before: first.rss_before,
+            rss_after: first.rss_after,
+            rss_tors: rounds.iter().map(|r| r.rss_tors).max().unwrap_or(0),
+        }
+    }
 }
 
 /// One mesh size: its figures over TCP and over onion services.
@@ -141,21 +188,25 @@ pub(crate) async fn mesh_bench(o: &Opts, sizes: &[usize]) -> Result<Report, Stri
     let ((), nodes) = on_testnet(async |net, pids| {
         for &n in sizes {
             let rounds = async {
-                eprintln!("torp2p-bench: mesh of {n} peers over TCP on 127.0.0.1");
-                let tcp = run_mesh(Side::Tcp, n, o.messages).await?;
                 let client_tors = n.div_ceil(PEERS_PER_TOR);
                 eprintln!(
-                    "torp2p-bench: mesh of {n} peers over onion services ({client_tors} client tors)"
+                    "torp2p-bench: meshes of {n} peers, {} rounds of TCP on 127.0.0.1 and onion services ({client_tors} client tors) in turn",
+                    o.rounds
                 );
-                let tor = with_clients(net, pids, client_tors, async |tors| {
-                    run_mesh(Side::Tor(tors), n, o.messages).await
+                let (tcp, tor) = with_clients(net, pids, client_tors, async |tors| {
+                    let (mut tcp, mut tor) = (Vec::new(), Vec::new());
+                    for _ in 0..o.rounds {
+                        tcp.push(run_mesh(Side::Tcp, n, o.messages).await?);
+                        tor.push(run_mesh(Side::Tor(tors), n, o.messages).await?);
+                    }
+                    Ok((tcp, tor))
                 })
                 .await?;
                 Ok::<_, String>(Size {
                     n,
                     client_tors,
-                    tcp,
-                    tor,
+                    tcp: Figures::merge(tcp),
+                    tor: Figures::merge(tor),
                 })
             };
             match rounds.await {
@@ -179,6 +230,7 @@ pub(crate) async fn mesh_bench(o: &Opts, sizes: &[usize]) -> Result<Report, Stri
         nodes,
         delay_ms: o.delay_ms,
         messages: o.messages,
+        rounds: o.rounds,
         sizes: done,
         failed,
         ..Report::default()
@@ -436,6 +488,7 @@ async fn measure(
     Ok(Figures {
         listening_s,
         mesh_s,
+        mesh_rounds: vec![mesh_s],
         mesh_target: target,
         meshed,
         propagation_ms,
@@ -452,6 +505,41 @@ async fn measure(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounds_merge_into_medians_and_pooled_deliveries() {
+        let round = |mesh_s: f64, prop: &[f64], meshed, rss_tors| Figures {
+            listening_s: mesh_s * 2.0,
+            mesh_s,
+            mesh_rounds: vec![mesh_s],
+            mesh_target: 4,
+            meshed,
+            propagation_ms: prop.to_vec(),
+            missing: 1,
+            publish_ms: vec![0.1],
+            connected_mean: 4.0,
+            mesh_mean: 3.0,
+            rss_before: 100,
+            rss_after: 200,
+            rss_tors,
+        };
+        let m = Figures::merge(vec![
+            round(1.0, &[1.0, 2.0], 5, 10),
+            round(f64::NAN, &[3.0], 4, 30),
+            round(3.0, &[4.0], 5, 20),
+        ]);
+        // The median of the rounds that formed; all three kept.
+        assert_eq!(m.mesh_s, 2.0);
+        assert_eq!(m.mesh_rounds.len(), 3);
+        assert_eq!(m.listening_s, 4.0);
+        assert_eq!(m.propagation_ms, vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!((m.meshed, m.missing, m.rss_tors), (4, 3, 30));
+        assert_eq!(
+            (m.rss_before, m.rss_after, m.publish_ms.len()),
+            (100, 200, 3)
+        );
+        assert_eq!(Figures::merge(Vec::new()).propagation_ms.len(), 0);
+    }
 
     #[test]
     fn the_draw_is_seeded_and_in_range() {

@@ -16,6 +16,8 @@ pub(crate) struct Report {
     pub(crate) delay_via: &'static str,
     /// Messages per mesh.
     pub(crate) messages: usize,
+    /// Meshes per size and transport.
+    pub(crate) rounds: usize,
     /// The sizes measured, in order.
     pub(crate) sizes: Vec<Size>,
     /// Why the sizes after the last measured ones were not.
@@ -37,12 +39,17 @@ impl Figures {
 
     fn json(&self) -> String {
         format!(
-            "{{\"listening_s\": {}, \"mesh_formed_s\": {}, \"mesh_target\": {}, \"meshed_peers\": {}, \
+            "{{\"listening_s\": {}, \"mesh_formed_s\": {}, \"mesh_formed_s_rounds\": [{}], \"mesh_target\": {}, \"meshed_peers\": {}, \
              \"deliveries\": {}, \"missing\": {}, \"propagation_ms\": {{\"p50\": {}, \"p99\": {}, \"max\": {}}}, \
              \"publish_call_ms\": {{\"p50\": {}, \"p99\": {}}}, \"connected_peers_mean\": {}, \"mesh_peers_mean\": {}, \
              \"rss_kib\": {{\"process_before\": {}, \"process_after\": {}, \"tors\": {}}}}}",
             num(self.listening_s),
             num(self.mesh_s),
+            self.mesh_rounds
+                .iter()
+                .map(|s| num(*s))
+                .collect::<Vec<_>>()
+                .join(", "),
             self.mesh_target,
             self.meshed,
             self.propagation_ms.len(),
@@ -83,6 +90,27 @@ fn ms(x: f64) -> String {
     }
 }
 
+/// The median mesh time with the rounds' range: "2.54 s [2.41-6.32]".
+fn spread(f: &Figures) -> String {
+    let finite: Vec<f64> = f
+        .mesh_rounds
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite())
+        .collect();
+    let median = ms(f.mesh_s * 1000.0);
+    if finite.len() < 2 {
+        return median;
+    }
+    let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = finite.iter().copied().fold(0.0, f64::max);
+    if hi < 1.0 {
+        format!("{median} [{:.0}-{:.0}]", lo * 1000.0, hi * 1000.0)
+    } else {
+        format!("{median} [{lo:.1}-{hi:.1}]")
+    }
+}
+
 /// KiB as MiB.
 fn mib(kib: f64) -> String {
     format!("{:.1} MiB", kib / 1024.0)
@@ -119,13 +147,15 @@ impl Report {
             t,
             "mesh formed: from the bootstrap until every peer has min(D_low = {}, N-1) gossipsub mesh peers;\n\
              propagation: publish -> delivery at every other peer, {} messages from seeded random publishers;\n\
+             {} rounds per N, TCP and onion services in turn: times are medians [min-max] of the rounds, p50/p99 over all deliveries;\n\
              ratio = torp2p / TCP in this run\n",
             config.mesh_n_low(),
-            self.messages
+            self.messages,
+            self.rounds
         );
         let _ = writeln!(
             t,
-            "{:>4}  {:<40} {:>14} {:>14} {:>8}",
+            "{:>4}  {:<40} {:>20} {:>20} {:>8}",
             "N", "what", "TCP", "torp2p", "ratio"
         );
         for s in &self.sizes {
@@ -136,7 +166,7 @@ impl Report {
                     } else {
                         String::new()
                     };
-                    let _ = writeln!(t, "{n:>4}  {what:<40} {tcp:>14} {tor:>14} {:>8}", times(r));
+                    let _ = writeln!(t, "{n:>4}  {what:<40} {tcp:>20} {tor:>20} {:>8}", times(r));
                 };
             let (a, b) = (&s.tcp, &s.tor);
             row(
@@ -151,8 +181,8 @@ impl Report {
                 &mut t,
                 false,
                 &format!("mesh formed (all {} peers at {})", s.n, b.mesh_target),
-                ms(a.mesh_s * 1000.0),
-                ms(b.mesh_s * 1000.0),
+                spread(a),
+                spread(b),
                 over(b.mesh_s, a.mesh_s),
             );
             row(
@@ -326,6 +356,7 @@ impl Report {
         field("delay_via", json_str(self.delay_via));
         field("peers_per_tor", PEERS_PER_TOR.to_string());
         field("messages", self.messages.to_string());
+        field("rounds", self.rounds.to_string());
         field("payload_bytes", peer::PAYLOAD.to_string());
         field(
             "gossipsub",
@@ -390,6 +421,7 @@ mod tests {
         Figures {
             listening_s: mesh_s / 2.0,
             mesh_s,
+            mesh_rounds: vec![mesh_s, mesh_s * 2.0],
             mesh_target: 4,
             meshed: 5,
             propagation_ms: prop.to_vec(),
