@@ -1,5 +1,7 @@
 //! `--mesh N[,N...]`: meshes of N peers running gossipsub and Kademlia over onion services,
 //! against the same application over TCP on 127.0.0.1, as ratios (issue #16, item 4c).
+//! The TCP peers dial from a new port each time ([`tcp`]: with the listen port reused, two
+//! peers dialling each other at once never connect).
 //!
 //! For each N, on one private Tor network: first the mesh over TCP (every peer listening on
 //! `127.0.0.1`, with `--delay-ms` on the same delayed loopback), then over onion services,
@@ -56,6 +58,7 @@ use crate::{PORT, STEP};
 
 mod peer;
 pub(crate) mod report;
+mod tcp;
 
 pub(crate) use report::Report;
 
@@ -247,11 +250,7 @@ fn peers(
             let keypair = Keypair::generate_ed25519();
             let (transport, listen) = match side {
                 Side::Tcp => (
-                    upgrade(
-                        libp2p_tcp::tokio::Transport::new(libp2p_tcp::Config::new()),
-                        &keypair,
-                        Version::V1Lazy,
-                    )?,
+                    upgrade(tcp::NewPorts::new(), &keypair, Version::V1Lazy)?,
                     "/ip4/127.0.0.1/tcp/0"
                         .parse()
                         .map_err(|e| format!("a TCP listen address: {e}"))?,

@@ -47,10 +47,10 @@ pub(crate) const REBOOTSTRAP: Duration = Duration::from_secs(5);
 
 /// Kademlia's configuration: libp2p's defaults (K = 20, α = 3, a bootstrap 500 ms after each
 /// new peer in the routing table) but for [`REBOOTSTRAP`]. All peers start at once, so the
-/// first peer often knows nobody yet when the others ask it: a pair of peers that learned only
-/// of it, and of no new peer after it learned of them, never meet until the next periodic
-/// bootstrap (seen over TCP with `--delay-ms 25`: 2 of 5 peers without their mesh after
-/// 300 s with the default).
+/// first peer often knows few others yet when they ask it; bootstrapping again every few
+/// seconds lets a peer that learned of the rest late find them within seconds rather than
+/// minutes. (The meshes that did not form in the first `--delay-ms 25` runs were another
+/// cause, over TCP only: see [`super::tcp`].)
 fn kad_config() -> kad::Config {
     let mut config = kad::Config::new(kad::PROTOCOL_NAME);
     config.set_periodic_bootstrap_interval(Some(REBOOTSTRAP));
