@@ -39,7 +39,9 @@ commands:
                   --backend arti: torp2p over embedded arti against raw Tor and C tor (builds
                   the bench with the feature arti); --delay-ms D: in a network namespace whose
                   loopback delays every packet by D ms (netem, or an NFQUEUE stand-in
-                  where the kernel has no netem; needs root)
+                  where the kernel has no netem; needs root); --mesh N[,N...]: meshes of N
+                  peers running gossipsub and Kademlia over onion services against the same
+                  over TCP on loopback (target/bench/mesh.json)
   docs            build the book and the API docs into target/site, check links
   leaks           the ping demo and a clearnet dial through tor in a loopback-only network
                   namespace under strace: only the private network's ports and our own unix

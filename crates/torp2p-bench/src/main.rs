@@ -47,6 +47,14 @@
 //! carry that extra.
 //! Without `--delay-ms` (or with 0) nothing changes: no namespace, no delay.
 //!
+//! `--mesh N[,N...]` (default 5,10,20; `--quick`: 3,5) runs, instead of all of the above, meshes
+//! of N peers (one client tor per 5 peers, each peer a transport and an onion service of its
+//! own) running gossipsub and Kademlia over onion services, and the same application over TCP
+//! on 127.0.0.1 (with `--delay-ms`, on the same delayed loopback) as the baseline: the time
+//! until every peer has its gossipsub mesh, message propagation p50 and p99, as ratios
+//! torp2p / TCP, and how they, the publication of the onion services and the memory grow with
+//! N; written to `target/bench/mesh.json` ([`mesh`]).
+//!
 //! The figures go to stdout as a table and to `target/bench/latest.json` ([`report`]). Nothing
 //! here asserts a time: this is not part of `cargo xtask test`.
 //!
@@ -68,6 +76,7 @@ mod counted;
 mod first;
 mod growth;
 mod listen;
+mod mesh;
 mod netns;
 mod network;
 mod options;
@@ -145,8 +154,22 @@ fn bench(args: &[String], opts: &Opts) -> Result<(), String> {
         .chain(args.iter().filter(|a| *a != "--in-namespace").cloned())
         .collect::<Vec<_>>()
         .join(" ");
-    let (table, json, file, plots) = match opts.backend {
-        Backend::Tor if opts.scale => {
+    let mut failed = None;
+    let (table, json, file, plots) = match (&opts.mesh, opts.backend) {
+        (Some(sizes), _) => {
+            let report = mesh::Report {
+                delay_via,
+                ..mesh_run(opts, sizes)?
+            };
+            failed = report.failed.clone();
+            (
+                report.table(&command),
+                report.json(&command),
+                "mesh.json",
+                Vec::new(),
+            )
+        }
+        (None, Backend::Tor) if opts.scale => {
             let g = runtime()?.block_on(async {
                 let o = opts.clone();
                 tokio::spawn(async move { growth::growth(&o).await })
@@ -156,7 +179,7 @@ fn bench(args: &[String], opts: &Opts) -> Result<(), String> {
             let plots = plot::of_growth(&g);
             (g.table(&command), g.json(&command), "scale.json", plots)
         }
-        Backend::Tor => {
+        (None, Backend::Tor) => {
             let report = Report {
                 delay_via,
                 ..c_tor(opts)?
@@ -169,7 +192,7 @@ fn bench(args: &[String], opts: &Opts) -> Result<(), String> {
                 plots,
             )
         }
-        Backend::Arti => {
+        (None, Backend::Arti) => {
             let report = arti(opts)?;
             (
                 report.table(&command),
@@ -192,7 +215,20 @@ fn bench(args: &[String], opts: &Opts) -> Result<(), String> {
         path.display(),
         started.elapsed().as_secs_f64()
     );
-    Ok(())
+    // A mesh that failed midway still writes the sizes it measured, then fails.
+    failed.map_or(Ok(()), Err)
+}
+
+/// The meshes of `--mesh` (instead of the phases).
+fn mesh_run(opts: &Opts, sizes: &[usize]) -> Result<mesh::Report, String> {
+    let rt = runtime()?;
+    let o = opts.clone();
+    let sizes = sizes.to_vec();
+    rt.block_on(async move {
+        tokio::spawn(async move { mesh::mesh_bench(&o, &sizes).await })
+            .await
+            .map_err(|e| format!("the benchmark task failed: {e}"))?
+    })
 }
 
 /// torp2p over C tor against raw Tor (`--backend tor`).

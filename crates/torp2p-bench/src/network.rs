@@ -2,6 +2,7 @@
 //! share, and the phases in their order.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use libp2p_core::Multiaddr;
@@ -49,37 +50,52 @@ pub(crate) async fn network_bench(o: &Opts) -> Result<Report, String> {
 pub(crate) async fn on_network<R>(
     body: impl AsyncFnOnce(&TestNet, &Tor, &Tor) -> Result<R, String>,
 ) -> Result<(R, usize), String> {
+    on_testnet(async |net, pids| {
+        with_clients(net, pids, 2, async |tors| match tors {
+            [host, client] => body(net, host, client).await,
+            _ => Err("not two client tors".into()),
+        })
+        .await
+    })
+    .await
+}
+
+/// The pids of every tor a run started (the network's and the clients'), to check at the end
+/// that none is left behind.
+#[derive(Debug, Default)]
+pub(crate) struct Pids(Mutex<Vec<u32>>);
+
+impl Pids {
+    fn add(&self, pids: impl IntoIterator<Item = u32>) {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend(pids);
+        }
+    }
+
+    fn all(&self) -> Vec<u32> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+/// Starts the network, runs `body` on it, stops all its tors again, and fails if a tor that
+/// the network or `body` ([`with_clients`], given the [`Pids`]) started is left behind;
+/// `body`'s result and the number of tors of the network. On failure the network's directory
+/// is kept (`Builder::run`).
+pub(crate) async fn on_testnet<R>(
+    body: impl AsyncFnOnce(&TestNet, &Pids) -> Result<R, String>,
+) -> Result<(R, usize), String> {
     eprintln!("torp2p-bench: starting a private Tor network");
-    let mut pids = Vec::new();
+    let pids = Pids::default();
     let result = TestNet::builder()
         .run(async |net| {
-            pids = net.pids();
-            let (host, client) = tokio::join!(net.spawn_client(), net.spawn_client());
-            let result = match (host, client) {
-                (Ok(host), Ok(client)) => {
-                    pids.extend(host.pid());
-                    pids.extend(client.pid());
-                    let r = body(net, &host, &client).await;
-                    host.shutdown().await;
-                    client.shutdown().await;
-                    r
-                }
-                (host, client) => {
-                    let mut errors = Vec::new();
-                    for t in [host, client] {
-                        match t {
-                            Ok(t) => t.shutdown().await,
-                            Err(e) => errors.push(e.to_string()),
-                        }
-                    }
-                    Err(format!("a client tor did not start: {}", errors.join("; ")))
-                }
-            };
+            pids.add(net.pids());
+            let result = body(net, &pids).await;
             let nodes = net.nodes().len();
             result.map(|r| (r, nodes)).map_err(Failed)
         })
         .await
         .map_err(|Failed(e)| e);
+    let pids = pids.all();
     let left: Vec<u32> = pids
         .iter()
         .copied()
@@ -92,6 +108,41 @@ pub(crate) async fn on_network<R>(
         "torp2p-bench: all {} tors of this run stopped and reaped",
         pids.len()
     );
+    result
+}
+
+/// Starts `count` client tors on `net` at once (their pids go to `pids`), runs `body` on them
+/// and shuts them all down again, whether `body` failed or not (and if some did not start).
+pub(crate) async fn with_clients<R>(
+    net: &TestNet,
+    pids: &Pids,
+    count: usize,
+    body: impl AsyncFnOnce(&[Tor]) -> Result<R, String>,
+) -> Result<R, String> {
+    let started = futures::future::join_all((0..count).map(|_| net.spawn_client())).await;
+    let mut tors = Vec::with_capacity(count);
+    let mut errors = Vec::new();
+    for t in started {
+        match t {
+            Ok(t) => {
+                pids.add(t.pid());
+                tors.push(t);
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    let result = if errors.is_empty() {
+        body(&tors).await
+    } else if count == 1 {
+        Err(format!("a client tor did not start: {}", errors.join("; ")))
+    } else {
+        Err(format!(
+            "{} of {count} client tors did not start: {}",
+            errors.len(),
+            errors.join("; ")
+        ))
+    };
+    futures::future::join_all(tors.into_iter().map(Tor::shutdown)).await;
     result
 }
 

@@ -51,6 +51,19 @@ struct Cli {
     /// circuit round trips like the live network's. Default 0: no namespace, no delay
     #[arg(long, value_name = "D", value_parser = delay)]
     delay_ms: Option<u32>,
+    /// instead of the phases: meshes of N peers (one client tor per 5) running gossipsub and
+    /// Kademlia over onion services, against the same over TCP on 127.0.0.1; writes mesh.json.
+    /// Default sizes 5,10,20 (--quick: 3,5)
+    #[arg(long, value_name = "N[,N...]", num_args = 0..=1, value_delimiter = ',', value_parser = mesh_size)]
+    mesh: Option<Vec<usize>>,
+    /// gossipsub messages per mesh (--mesh only), each published by a peer drawn at random,
+    /// default 20 (--quick: 5)
+    #[arg(long, value_name = "M", value_parser = positive)]
+    messages: Option<usize>,
+    /// meshes per size and transport (--mesh only), TCP and onion services in turn; the
+    /// figures are medians over them, default 3 (--quick: 1)
+    #[arg(long, value_name = "R", value_parser = positive)]
+    rounds: Option<usize>,
     /// internal: this process was started inside the namespace of --delay-ms
     #[arg(long, hide = true)]
     in_namespace: bool,
@@ -68,7 +81,7 @@ struct Cli {
     unoptimized: bool,
     /// instead of the usual phases, measure how cost grows (onion services on one tor,
     /// inbound connections to one listener) against raw Tor; writes scale.json
-    #[arg(long)]
+    #[arg(long, conflicts_with = "mesh")]
     scale: bool,
     /// --scale: the counts of onion services, default 10,50,100 (--quick: 5,10)
     #[arg(long, value_name = "N,N,...", value_parser = positive, value_delimiter = ',', requires = "scale")]
@@ -121,6 +134,18 @@ fn positive(v: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("takes a positive number, not `{v}`"))
 }
 
+/// The largest mesh `--mesh` takes: a hundred peers (twenty client tors) is already far
+/// beyond what 2 cores measure faithfully.
+pub(crate) const MAX_MESH: usize = 100;
+
+/// A mesh size: 2 (a publisher and a receiver) up to [`MAX_MESH`].
+fn mesh_size(v: &str) -> Result<usize, String> {
+    v.parse::<usize>()
+        .ok()
+        .filter(|n| (2..=MAX_MESH).contains(n))
+        .ok_or_else(|| format!("takes mesh sizes from 2 to {MAX_MESH}, not `{v}`"))
+}
+
 /// The longest `--delay-ms`: one second per packet is already far beyond any real network.
 pub(crate) const MAX_DELAY_MS: u32 = 1000;
 
@@ -165,6 +190,12 @@ pub(crate) struct Opts {
     pub(crate) scale_inbound: Vec<usize>,
     /// `--scale`: the client tors the inbound connections come from.
     pub(crate) scale_dialers: usize,
+    /// `--mesh`: the mesh sizes to run instead of the phases (`None`: the phases).
+    pub(crate) mesh: Option<Vec<usize>>,
+    /// Gossipsub messages per mesh.
+    pub(crate) messages: usize,
+    /// Meshes per size and transport.
+    pub(crate) rounds: usize,
 }
 
 impl Opts {
@@ -182,6 +213,18 @@ impl Opts {
             ));
         }
         let delay_ms = cli.delay_ms.unwrap_or(0);
+        if cli.mesh.is_some() && backend == Backend::Arti {
+            return Err(Cli::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--mesh is for --backend tor",
+            ));
+        }
+        if (cli.messages.is_some() || cli.rounds.is_some()) && cli.mesh.is_none() {
+            return Err(Cli::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--messages and --rounds are for --mesh",
+            ));
+        }
         if delay_ms > 0 && backend == Backend::Arti {
             return Err(Cli::command().error(
                 clap::error::ErrorKind::ArgumentConflict,
@@ -222,6 +265,13 @@ impl Opts {
         };
         let scale_services = ascending(cli.scale_services, &[10, 50, 100], &[5, 10]);
         let scale_inbound = ascending(cli.scale_inbound, &[100, 500, 1000], &[20, 50]);
+        // `--mesh` alone: the default sizes.
+        let mesh = cli.mesh.map(|sizes| match (sizes.is_empty(), cli.quick) {
+            (false, _) => sizes,
+            (true, false) => vec![5, 10, 20],
+            (true, true) => vec![3, 5],
+        });
+        let mesh_run = mesh.is_some();
         Ok(Opts {
             scale: cli.scale,
             scale_services,
@@ -239,12 +289,15 @@ impl Opts {
             dial_isolation: cli
                 .dial_isolation
                 .map_or(Isolation::PerConnection, Isolation::from),
-            criterion: !cli.no_criterion && !arti,
+            criterion: !cli.no_criterion && !arti && !mesh_run,
             trace: cli.trace,
             quick: cli.quick,
             unoptimized: cli.unoptimized,
             delay_ms,
             in_namespace: cli.in_namespace,
+            mesh,
+            messages: cli.messages.unwrap_or(if cli.quick { 5 } else { 20 }),
+            rounds: cli.rounds.unwrap_or(if cli.quick { 1 } else { 3 }),
         })
     }
 }
@@ -277,6 +330,7 @@ mod tests {
         assert!(Opts::parse(&args(&["--scale", "--scale-services", "0"])).is_err());
         assert!(Opts::parse(&args(&["--scale", "--scale-dialers", "x"])).is_err());
         assert!(Opts::parse(&args(&["--scale", "--backend", "arti"])).is_err());
+        assert!(Opts::parse(&args(&["--scale", "--mesh", "5"])).is_err());
     }
 
     #[test]
@@ -363,6 +417,52 @@ mod tests {
     }
 
     #[test]
+    fn mesh_sizes() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let o = Opts::parse(&args(&[])).unwrap();
+        assert_eq!(o.mesh, None);
+        // `--mesh` alone: the default sizes, `--quick`'s smaller ones; no criterion then.
+        let m = Opts::parse(&args(&["--mesh"])).unwrap();
+        assert_eq!(
+            (m.mesh, m.messages, m.criterion),
+            (Some(vec![5, 10, 20]), 20, false)
+        );
+        let m = Opts::parse(&args(&["--mesh", "--quick"])).unwrap();
+        assert_eq!((m.mesh, m.messages), (Some(vec![3, 5]), 5));
+        let m = Opts::parse(&args(&["--quick", "--mesh"])).unwrap();
+        assert_eq!(m.mesh, Some(vec![3, 5]));
+        // Explicit sizes win, with `--quick` too, and `--delay-ms` goes with them.
+        let m = Opts::parse(&args(&[
+            "--mesh",
+            "5,10",
+            "--unoptimized",
+            "--no-criterion",
+        ]))
+        .unwrap();
+        assert_eq!(m.mesh, Some(vec![5, 10]));
+        assert!(m.unoptimized);
+        let m = Opts::parse(&args(&["--mesh=7", "--quick", "--messages", "3"])).unwrap();
+        assert_eq!((m.mesh, m.messages), (Some(vec![7]), 3));
+        let m = Opts::parse(&args(&["--mesh", "5,10,20", "--delay-ms", "25"])).unwrap();
+        assert_eq!((m.mesh, m.delay_ms), (Some(vec![5, 10, 20]), 25));
+        assert!(Opts::parse(&args(&["--mesh", "1"])).is_err());
+        assert!(Opts::parse(&args(&["--mesh", "5,0"])).is_err());
+        assert!(Opts::parse(&args(&["--mesh", "101"])).is_err());
+        assert!(Opts::parse(&args(&["--mesh", "five"])).is_err());
+        assert!(Opts::parse(&args(&["--mesh", "5", "--messages", "0"])).is_err());
+        assert!(Opts::parse(&args(&["--messages", "5"])).is_err());
+        assert!(Opts::parse(&args(&["--rounds", "2"])).is_err());
+        assert_eq!(
+            Opts::parse(&args(&["--mesh", "--rounds", "2"]))
+                .unwrap()
+                .rounds,
+            2
+        );
+        assert!(Opts::parse(&args(&["--mesh", "--rounds", "0"])).is_err());
+        assert!(Opts::parse(&args(&["--mesh", "--backend", "arti"])).is_err());
+    }
+
+    #[test]
     fn help_is_an_exit_0_error() {
         let e = Opts::parse(&["--help".to_string()]).unwrap_err();
         assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp);
@@ -383,6 +483,9 @@ mod tests {
             "--trace",
             "--quick",
             "--unoptimized",
+            "--mesh",
+            "--messages",
+            "--rounds",
         ] {
             assert!(help.contains(flag), "{flag} missing from the help");
         }

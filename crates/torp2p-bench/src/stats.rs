@@ -69,6 +69,20 @@ impl Stats {
     }
 }
 
+/// The `p`-quantile (0 ≤ p ≤ 1) of the finite samples, interpolated linearly between the two
+/// nearest as [`Stats::of`] takes its quartiles (so `quantile(v, 0.5)` is the median); NaN
+/// without samples. With fewer than 100 samples the 0.99-quantile lies between the two largest.
+pub(crate) fn quantile(samples: &[f64], p: f64) -> f64 {
+    let mut v: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let pos = p.clamp(0.0, 1.0) * (v.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+}
+
 /// `a`'s median over `b`'s (NaN when either has no samples).
 pub(crate) fn ratio(a: &Stats, b: &Stats) -> f64 {
     if b.median > 0.0 && a.n > 0 {
@@ -128,6 +142,25 @@ mod tests {
         assert_eq!(Stats::of(&[]).n, 0);
         assert!(ratio(&Stats::of(&[]), &even).is_nan());
         assert_eq!(ratio(&Stats::of(&[5.0]), &even), 2.0);
+    }
+
+    #[test]
+    fn quantiles_interpolate_as_the_quartiles_do() {
+        let v: Vec<f64> = (1..=101).map(f64::from).rev().collect();
+        assert_eq!(quantile(&v, 0.5), 51.0);
+        assert_eq!(quantile(&v, 0.99), 100.0);
+        assert_eq!(quantile(&v, 1.0), 101.0);
+        assert_eq!(quantile(&v, 0.0), 1.0);
+        // Between the two largest of 11: 10 + 0.9 · (11 - 10).
+        let few: Vec<f64> = (1..=11).map(f64::from).collect();
+        assert!((quantile(&few, 0.99) - 10.9).abs() < 1e-9);
+        let s = Stats::of(&few);
+        assert_eq!(
+            (quantile(&few, 0.25), quantile(&few, 0.5)),
+            (s.p25, s.median)
+        );
+        assert!(quantile(&[], 0.5).is_nan());
+        assert_eq!(quantile(&[f64::NAN, 3.0], 0.99), 3.0);
     }
 
     #[test]
