@@ -162,11 +162,16 @@ fn bench(args: &[String], opts: &Opts) -> Result<(), String> {
                 ..mesh_run(opts, sizes)?
             };
             failed = report.failed.clone();
+            let plots = if report.sizes.is_empty() {
+                Vec::new()
+            } else {
+                plot::of_mesh(&report)
+            };
             (
                 report.table(&command),
                 report.json(&command),
                 "mesh.json",
-                Vec::new(),
+                plots,
             )
         }
         (None, Backend::Tor) if opts.scale => {
@@ -207,8 +212,11 @@ fn bench(args: &[String], opts: &Opts) -> Result<(), String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let path = dir.join(file);
     std::fs::write(&path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    for svg in plot::write_all(&dir, &plots)? {
-        println!("wrote {}", svg.display());
+    for written in plot::write_all(&dir, &plots) {
+        match written {
+            Ok(svg) => println!("wrote {}", svg.display()),
+            Err(e) => eprintln!("torp2p-bench: {e}"),
+        }
     }
     println!(
         "wrote {} ({:.0} s in all)",

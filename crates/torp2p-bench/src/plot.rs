@@ -18,12 +18,14 @@ pub(crate) struct Chart<'a> {
     pub(crate) series: Vec<Series<'a>>,
 }
 
-/// The colours of the series, in order: raw Tor first, torp2p second.
-const COLOURS: [RGBColor; 4] = [
+/// The colours of the series, in order: the baseline first, torp2p second.
+const COLOURS: [RGBColor; 6] = [
     RGBColor(0x1f, 0x77, 0xb4),
     RGBColor(0xd6, 0x27, 0x28),
     RGBColor(0x2c, 0xa0, 0x2c),
     RGBColor(0x94, 0x67, 0xbd),
+    RGBColor(0xff, 0x7f, 0x0e),
+    RGBColor(0x8c, 0x56, 0x4b),
 ];
 
 /// The empirical distribution of `samples`: (value, fraction of samples at or below it), for
@@ -223,11 +225,73 @@ pub(crate) fn of_growth(g: &crate::growth::Growth) -> Vec<(&'static str, Chart<'
     ]
 }
 
-/// Writes `plots` into `dir`; the paths written.
+/// The plots of a `--mesh` run: mesh formation and propagation by mesh size, TCP against
+/// onion services.
+pub(crate) fn of_mesh(r: &crate::mesh::Report) -> Vec<(&'static str, Chart<'static>)> {
+    use crate::mesh::Figures;
+    use crate::stats::quantile;
+    let by_n = |f: &dyn Fn(&Figures) -> f64, tor: bool| {
+        r.sizes
+            .iter()
+            .map(|s| (s.n as f64, f(if tor { &s.tor } else { &s.tcp })))
+            .filter(|(_, y)| y.is_finite())
+            .collect::<Vec<_>>()
+    };
+    let p = |q: f64| move |f: &Figures| quantile(&f.propagation_ms, q);
+    vec![
+        (
+            "mesh-formation.svg",
+            Chart {
+                title: "gossipsub + Kademlia: time until every peer has its mesh",
+                x: "peers",
+                y: "seconds",
+                series: vec![
+                    Series {
+                        name: "TCP on loopback",
+                        points: by_n(&|f| f.mesh_s, false),
+                    },
+                    Series {
+                        name: "torp2p, onion services",
+                        points: by_n(&|f| f.mesh_s, true),
+                    },
+                ],
+            },
+        ),
+        (
+            "mesh-propagation.svg",
+            Chart {
+                title: "gossipsub: publish to delivery at every other peer",
+                x: "peers",
+                y: "ms",
+                series: vec![
+                    Series {
+                        name: "TCP, p50",
+                        points: by_n(&p(0.5), false),
+                    },
+                    Series {
+                        name: "torp2p, p50",
+                        points: by_n(&p(0.5), true),
+                    },
+                    Series {
+                        name: "TCP, p99",
+                        points: by_n(&p(0.99), false),
+                    },
+                    Series {
+                        name: "torp2p, p99",
+                        points: by_n(&p(0.99), true),
+                    },
+                ],
+            },
+        ),
+    ]
+}
+
+/// Writes `plots` into `dir`: for each, the path written or why not (a chart without
+/// points, e.g. of meshes that never formed, is not drawn; the figures are in the JSON).
 pub(crate) fn write_all(
     dir: &Path,
     plots: &[(&'static str, Chart<'static>)],
-) -> Result<Vec<std::path::PathBuf>, String> {
+) -> Vec<Result<std::path::PathBuf, String>> {
     plots
         .iter()
         .map(|(name, chart)| {
