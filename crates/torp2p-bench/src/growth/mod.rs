@@ -455,19 +455,8 @@ impl Held {
                 };
                 join_all((0..count).map(one)).await
             });
-        let mut failed = 0;
-        for result in join_all(batches).await.into_iter().flatten() {
-            match result {
-                Ok(s) => self.raw.push(s),
-                Err(e) => {
-                    if failed == 0 {
-                        eprintln!("torp2p-bench: a raw inbound connection failed: {e}");
-                    }
-                    failed += 1;
-                }
-            }
-        }
-        Ok(failed)
+        let results = join_all(batches).await.into_iter().flatten();
+        Ok(keep(results, &mut self.raw, "raw"))
     }
 
     /// `n` torp2p connections, spread over `dialers` (one transport each), each pinged once;
@@ -496,20 +485,31 @@ impl Held {
                 join_all((0..count).map(one)).await
             });
         }
-        let mut failed = 0;
-        for result in join_all(batches).await.into_iter().flatten() {
-            match result {
-                Ok(c) => self.p2p.push(c),
-                Err(e) => {
-                    if failed == 0 {
-                        eprintln!("torp2p-bench: a torp2p inbound connection failed: {e}");
-                    }
-                    failed += 1;
+        let results = join_all(batches).await.into_iter().flatten();
+        Ok(keep(results, &mut self.p2p, "torp2p"))
+    }
+}
+
+/// Keeps the connections that opened in `held`; how many did not (the first one's error is
+/// printed, naming `kind`).
+fn keep<T>(
+    results: impl IntoIterator<Item = Result<T, String>>,
+    held: &mut Vec<T>,
+    kind: &str,
+) -> usize {
+    let mut failed = 0;
+    for result in results {
+        match result {
+            Ok(c) => held.push(c),
+            Err(e) => {
+                if failed == 0 {
+                    eprintln!("torp2p-bench: a {kind} inbound connection failed: {e}");
                 }
+                failed += 1;
             }
         }
-        Ok(failed)
     }
+    failed
 }
 
 /// A dial started on `transport` now, to be awaited without holding it.
