@@ -91,8 +91,8 @@ pub(crate) fn build_example(package: &str, example: &str) -> Result<PathBuf, Str
 /// Whether the binaries are built as the tests' build made them (see [`build_like_the_tests`]).
 static LIKE_THE_TESTS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// From now on, [`build_ping`] and [`build_example`] build every target of the workspace with
-/// every feature, as `cargo xtask test` built them for the tests, instead of one package with
+/// From now on, [`build_ping`] and [`build_example`] build the workspace's targets with every
+/// feature, as `cargo xtask test` built them for the tests, instead of one package with
 /// its own features: after the tests that is nearly free, where `--package torp2p-ping
 /// [--features arti]` resolves other features (no dev-dependencies, another feature set of
 /// tokio and of the transport) and builds the transport, and arti, again.
@@ -105,12 +105,17 @@ pub(crate) fn build_like_the_tests() {
 fn build(what: &[&str], artifact: &Path) -> Result<PathBuf, String> {
     static UNIFIED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // What `cargo test` (and nextest) build: libraries, binaries, tests and examples, not the
+    // benchmarks.
     let unified = [
         "build",
         "--quiet",
         "--workspace",
         "--all-features",
-        "--all-targets",
+        "--lib",
+        "--bins",
+        "--tests",
+        "--examples",
         "--locked",
     ];
     let args: Vec<&str> = if LIKE_THE_TESTS.load(std::sync::atomic::Ordering::Relaxed) {
