@@ -51,7 +51,7 @@ pub(crate) async fn on_network<R>(
     body: impl AsyncFnOnce(&TestNet, &Tor, &Tor) -> Result<R, String>,
 ) -> Result<(R, usize), String> {
     on_testnet(async |net, pids| {
-        with_clients(net, pids, 2, async |tors| match tors {
+        with_clients(net, pids, 2, &[], async |tors| match tors {
             [host, client] => body(net, host, client).await,
             _ => Err("not two client tors".into()),
         })
@@ -111,15 +111,28 @@ pub(crate) async fn on_testnet<R>(
     result
 }
 
-/// Starts `count` client tors on `net` at once (their pids go to `pids`), runs `body` on them
-/// and shuts them all down again, whether `body` failed or not (and if some did not start).
+/// Starts `count` client tors on `net` at once (their pids go to `pids`), with the network's
+/// client torrc and `torrc` after it, runs `body` on them and shuts them all down again,
+/// whether `body` failed or not (and if some did not start).
 pub(crate) async fn with_clients<R>(
     net: &TestNet,
     pids: &Pids,
     count: usize,
+    torrc: &[&str],
     body: impl AsyncFnOnce(&[Tor]) -> Result<R, String>,
 ) -> Result<R, String> {
-    let started = futures::future::join_all((0..count).map(|_| net.spawn_client())).await;
+    let spawn = async || {
+        if torrc.is_empty() {
+            return net.spawn_client().await.map_err(|e| e.to_string());
+        }
+        let config = net.client_config().with_torrc_lines(torrc.iter().copied());
+        let tor = Tor::spawn(config).await.map_err(|e| e.to_string())?;
+        tor.wait_bootstrapped(crate::STEP)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(tor)
+    };
+    let started = futures::future::join_all((0..count).map(|_| spawn())).await;
     let mut tors = Vec::with_capacity(count);
     let mut errors = Vec::new();
     for t in started {
@@ -128,7 +141,7 @@ pub(crate) async fn with_clients<R>(
                 pids.add(t.pid());
                 tors.push(t);
             }
-            Err(e) => errors.push(e.to_string()),
+            Err(e) => errors.push(e),
         }
     }
     let result = if errors.is_empty() {

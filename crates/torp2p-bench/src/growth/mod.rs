@@ -26,7 +26,7 @@ use torp2p_socks::Isolation;
 use torp2p_testnet::TestNet;
 use torp2p_transport as tor;
 
-use crate::network::{on_network, within};
+use crate::network::{Pids, on_testnet, with_clients, within};
 use crate::options::Opts;
 use crate::p2p::{TorHandle, dialer};
 use crate::scale::rss_kib;
@@ -90,13 +90,12 @@ pub(crate) struct Growth {
 
 /// The `--scale` run: a network, and fresh client tors for each measurement.
 pub(crate) async fn growth(o: &Opts) -> Result<Growth, String> {
-    let (mut g, nodes) =
-        on_network(async |net, host, client| run(net, host, client, o).await).await?;
+    let (mut g, nodes) = on_testnet(async |net, pids| run(net, pids, o).await).await?;
     g.nodes = nodes;
     Ok(g)
 }
 
-async fn run(net: &TestNet, _host: &Tor, _client: &Tor, o: &Opts) -> Result<Growth, String> {
+async fn run(net: &TestNet, pids: &Pids, o: &Opts) -> Result<Growth, String> {
     let mut g = Growth {
         dialer_tors: o.scale_dialers,
         ..Growth::default()
@@ -105,9 +104,9 @@ async fn run(net: &TestNet, _host: &Tor, _client: &Tor, o: &Opts) -> Result<Grow
     for (i, &s) in o.scale_services.iter().enumerate() {
         eprintln!("torp2p-bench: {s} onion services on one tor, raw and torp2p");
         g.services
-            .push(services(net, &unused, s, i % 2 == 0).await?);
+            .push(services(net, pids, &unused, s, i % 2 == 0).await?);
     }
-    g.inbound = inbound(net, o.scale_dialers, &o.scale_inbound).await?;
+    g.inbound = inbound(net, pids, o.scale_dialers, &o.scale_inbound).await?;
     Ok(g)
 }
 
@@ -116,42 +115,9 @@ async fn run(net: &TestNet, _host: &Tor, _client: &Tor, o: &Opts) -> Result<Grow
 /// machine it then abandons circuits by the dozen, its resets double the timeout up to 22
 /// days ("Insanely large circuit build timeout value"), and 32 stalled circuits
 /// (`MaxClientCircuitsPending`) block every other: a run of 50 services was not published in
-/// 10 minutes. Raw Tor and torp2p get the same setting.
+/// 10 minutes. Raw Tor and torp2p get the same setting; every measurement starts from fresh
+/// tors ([`with_clients`]), so that memory is measured from a tor that served nothing yet.
 const FIXED_BUILD_TIMEOUT: [&str; 2] = ["LearnCircuitBuildTimeout 0", "CircuitBuildTimeout 60"];
-
-/// `k` fresh client tors of `net`, bootstrapped, for `body`, shut down after it (also when it
-/// fails): a measurement of a tor's memory starts from a tor that served nothing yet.
-async fn with_fresh_tors<R>(
-    net: &TestNet,
-    k: usize,
-    body: impl AsyncFnOnce(&[Tor]) -> Result<R, String>,
-) -> Result<R, String> {
-    let mut tors = Vec::new();
-    let mut failed = None;
-    let spawn = async || {
-        let tor = Tor::spawn(net.client_config().with_torrc_lines(FIXED_BUILD_TIMEOUT))
-            .await
-            .map_err(|e| e.to_string())?;
-        tor.wait_bootstrapped(STEP)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok::<_, String>(tor)
-    };
-    for t in join_all((0..k).map(|_| spawn())).await {
-        match t {
-            Ok(t) => tors.push(t),
-            Err(e) => failed = Some(e.to_string()),
-        }
-    }
-    let result = match failed {
-        Some(e) => Err(format!("a client tor did not start: {e}")),
-        None => body(&tors).await,
-    };
-    for t in tors {
-        t.shutdown().await;
-    }
-    result
-}
 
 /// VmRSS of a tor, KiB.
 fn tor_kib(t: &Tor) -> u64 {
@@ -167,6 +133,7 @@ async fn settle() {
 /// fresh tor.
 async fn services(
     net: &TestNet,
+    pids: &Pids,
     unused: &std::path::Path,
     n: usize,
     raw_first: bool,
@@ -176,7 +143,7 @@ async fn services(
         ..ServicesPoint::default()
     };
     for raw_turn in [raw_first, !raw_first] {
-        with_fresh_tors(net, 1, async |tors| {
+        with_clients(net, pids, 1, &FIXED_BUILD_TIMEOUT, async |tors| {
             let host = &tors[0];
             settle().await;
             let tor_before = tor_kib(host);
@@ -324,7 +291,12 @@ struct Target {
 
 /// Inbound connections in steps (`steps`: the totals) from `k` dialer tors to a listener,
 /// raw first, then torp2p, each on fresh tors.
-async fn inbound(net: &TestNet, k: usize, steps: &[usize]) -> Result<Vec<InboundPoint>, String> {
+async fn inbound(
+    net: &TestNet,
+    pids: &Pids,
+    k: usize,
+    steps: &[usize],
+) -> Result<Vec<InboundPoint>, String> {
     let mut points: Vec<InboundPoint> = steps
         .iter()
         .map(|&c| InboundPoint {
@@ -333,7 +305,7 @@ async fn inbound(net: &TestNet, k: usize, steps: &[usize]) -> Result<Vec<Inbound
         })
         .collect();
     for raw_turn in [true, false] {
-        with_fresh_tors(net, k + 1, async |tors| {
+        with_clients(net, pids, k + 1, &FIXED_BUILD_TIMEOUT, async |tors| {
             let (host, dialers) = (&tors[0], &tors[1..]);
             let server = server::Server::start(&TorHandle::CTor(host.clone())).await?;
             let target = Target {

@@ -196,7 +196,7 @@ pub(crate) async fn mesh_bench(o: &Opts, sizes: &[usize]) -> Result<Report, Stri
                     "torp2p-bench: meshes of {n} peers, {} rounds of TCP on 127.0.0.1 and onion services ({client_tors} client tors) in turn",
                     o.rounds
                 );
-                let (tcp, tor) = with_clients(net, pids, client_tors, async |tors| {
+                let (tcp, tor) = with_clients(net, pids, client_tors, &[], async |tors| {
                     let (mut tcp, mut tor) = (Vec::new(), Vec::new());
                     for _ in 0..o.rounds {
                         tcp.push(run_mesh(Side::Tcp, n, o.messages).await?);
