@@ -26,7 +26,7 @@ commands:
                   two peers ping each other over a private Tor network, each with a tor of its
                   own (default) or an embedded arti
   test            everything CI runs: fmt check, clippy (warnings are errors), all tests, package,
-                  e2e (both backends), leaks
+                  e2e (both backends), leaks, and a smoke run of the benchmarks (bench --quick)
   e2e [--runs N] [--backend tor|arti]
                   the end-to-end scenario on a private Tor network, with timings (arti: the
                   ping demo as processes with embedded artis)
@@ -41,7 +41,9 @@ commands:
                   loopback delays every packet by D ms (netem, or an NFQUEUE stand-in
                   where the kernel has no netem; needs root); --mesh N[,N...]: meshes of N
                   peers running gossipsub and Kademlia over onion services against the same
-                  over TCP on loopback (target/bench/mesh.json)
+                  over TCP on loopback (target/bench/mesh.json); --scale: how cost grows with
+                  onion services per tor and inbound connections per listener
+                  (target/bench/scale.json); SVG plots beside the JSON
   docs            build the book and the API docs into target/site, check links
   leaks           the ping demo and a clearnet dial through tor in a loopback-only network
                   namespace under strace: only the private network's ports and our own unix
