@@ -106,11 +106,15 @@ fn build(what: &[&str], artifact: &Path) -> Result<PathBuf, String> {
     static UNIFIED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // What `cargo test` (and nextest) build: libraries, binaries, tests and examples, not the
-    // benchmarks.
+    // benchmarks; and not xtask itself: it runs, and `leaks` starts its own binary again in a
+    // network namespace, which must still be there (a CI dry run failed with "failed to
+    // execute .../target/debug/xtask (deleted)" when this build had replaced it).
     let unified = [
         "build",
         "--quiet",
         "--workspace",
+        "--exclude",
+        "xtask",
         "--all-features",
         "--lib",
         "--bins",
