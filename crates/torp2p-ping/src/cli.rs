@@ -21,11 +21,12 @@ const MAX_INTERVAL_SECS: f64 = 86_400.0;
 const MAX_TIMEOUT_SECS: f64 = 31_536_000.0;
 
 /// The flags for C tor only (the ids clap gives them): refused with `--backend arti`.
-const C_TOR_FLAGS: [&str; 4] = [
+const C_TOR_FLAGS: [&str; 5] = [
     "tor_bin",
     "tor_control",
     "tor_control_password",
     "torrc_extra",
+    "local_tcp",
 ];
 /// The flags for arti only: refused without `--backend arti`.
 const ARTI_FLAGS: [&str; 2] = ["arti_config", "arti_storage"];
@@ -43,7 +44,7 @@ pub(crate) struct Cli {
     /// Which Tor: `tor`, a tor process (one we start, or a running one with --tor-control);
     /// `arti`, an arti client embedded in this process (no tor binary; only in a torp2p-ping
     /// built with `cargo build -p torp2p-ping --features arti`). C tor's flags (--tor-*,
-    /// --torrc-extra) are for `tor` only, --arti-* for `arti` only. arti cannot do client
+    /// --torrc-extra, --local-tcp) are for `tor` only, --arti-* for `arti` only. arti cannot do client
     /// authorization (--authorized-client, --client-auth).
     #[arg(long, global = true, value_enum, default_value_t = Backend::Tor)]
     pub(crate) backend: Backend,
@@ -98,6 +99,15 @@ pub(crate) struct Cli {
     /// Extra torrc lines for the tor we start, one per line (e.g. to join a private network).
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) torrc_extra: Option<PathBuf>,
+
+    /// Unix socket paths nowhere: the tor we start gets its control and SOCKS ports on
+    /// 127.0.0.1 (ports tor picks), and `listen`'s onion service forwards visitors to a TCP port
+    /// on 127.0.0.1 rather than to a unix socket. For a tor, or an environment, that cannot use
+    /// unix sockets at file paths (the Shadow simulator). Any local process can then reach
+    /// the SOCKS port and the listener's port; libp2p's noise handshake still authenticates
+    /// every peer.
+    #[arg(long, global = true)]
+    pub(crate) local_tcp: bool,
 
     /// How long to wait for tor (or arti) to bootstrap, in seconds (0.001 to 31536000).
     #[arg(
@@ -394,6 +404,7 @@ mod tests {
         assert_eq!(cli.bootstrap_timeout, Duration::from_secs(180));
         assert_eq!(cli.backend, Backend::Tor);
         assert_eq!((cli.arti_config, cli.arti_storage), (None, None));
+        assert!(!cli.local_tcp);
         let Command::Dial {
             count,
             interval,
@@ -409,12 +420,29 @@ mod tests {
         );
     }
 
+    #[test]
+    fn local_tcp_goes_with_a_tor_of_ours_or_an_attached_one() {
+        for args in [
+            &["torp2p-ping", "--local-tcp", "listen"][..],
+            &[
+                "torp2p-ping",
+                "dial",
+                GOOD,
+                "--local-tcp",
+                "--tor-control",
+                "127.0.0.1:9051",
+            ],
+        ] {
+            assert!(Cli::try_parse_args(args).unwrap().local_tcp, "{args:?}");
+        }
+    }
+
     /// Words of a command line: flags, numbers of every kind, addresses, junk, non-UTF-8.
     fn arg() -> impl Strategy<Value = OsString> {
         let words = prop_oneof![
             Just("dial".to_string()),
             Just("listen".to_string()),
-            "--(count|interval|timeout|bootstrap-timeout|port|exit-after|key-file|tor-bin|tor-control|tor-control-password|torrc-extra|backend|arti-config|arti-storage|verbose|help|version)(=.{0,12})?",
+            "--(count|interval|timeout|bootstrap-timeout|port|exit-after|key-file|tor-bin|tor-control|tor-control-password|torrc-extra|local-tcp|backend|arti-config|arti-storage|verbose|help|version)(=.{0,12})?",
             "--backend(=| )?(tor|arti|c-tor|)",
             "-[civhV]{1,3}",
             "-?[0-9]{0,25}(\\.[0-9]{0,5})?(e-?[0-9]{1,4})?",
@@ -518,6 +546,7 @@ mod tests {
                 "127.0.0.1:9051",
             ],
             &["listen", "--torrc-extra", "x", "--backend", "arti"],
+            &["--backend", "arti", "listen", "--local-tcp"],
             &[
                 "--backend",
                 "arti",

@@ -34,6 +34,9 @@ pub(crate) async fn run(cli: Cli, storage: &ArtiStorage) -> Result<ExitCode, Str
             };
             let listen_addr = tor::listen_addr(&key, *port).map_err(|e| e.to_string())?;
             let mut config = tor::Config::new().with_key(key.clone());
+            if cli.local_tcp {
+                config = config.with_listen_target(tor::ListenTarget::LoopbackTcp);
+            }
             for client in authorized_client {
                 config = config.with_authorized_client(authorized_client_key(client)?);
             }
@@ -217,6 +220,9 @@ async fn start_tor(cli: &Cli) -> Result<Tor, String> {
             .map_err(|e| format!("cannot use the tor at {control}: {e}"))?
     } else {
         let mut config = torp2p_daemon::Config::new();
+        if cli.local_tcp {
+            config = config.with_listeners(torp2p_daemon::Listeners::Tcp);
+        }
         if let Some(bin) = &cli.tor_bin {
             config = config.with_tor_bin(bin);
         }
