@@ -1,0 +1,295 @@
+//! Reads what the peers printed during a simulation and sums it up: bootstrap, publication,
+//! first connection and round trips, raw against torp2p, failures by reason, and how the
+//! share of successful dials changed over (simulated) time.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::shadow::PEERS_START_S;
+
+/// Width of the time bins of the success-over-time series, in simulated seconds.
+pub(crate) const BIN_S: f64 = 60.0;
+
+/// One dial, as a peer reported it.
+#[derive(Debug, Clone, PartialEq)]
+struct Dial {
+    kind: String,
+    start: f64,
+    /// `Ok((connect seconds, round trips in ms))` or `Err(reason)`.
+    outcome: Result<(f64, Vec<f64>), String>,
+}
+
+/// What the peers' output says, summed up (the `results` of `sim.json`).
+pub(crate) fn summarize(hosts_dir: &Path, peers: usize) -> Result<Value, String> {
+    let mut bootstrap = Vec::new();
+    let mut published: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut dials = Vec::new();
+    let mut errors = Vec::new();
+    let mut peers_done = 0;
+    for i in 0..peers {
+        let host = format!("peer{i}");
+        let lines = peer_output(&hosts_dir.join(&host))?;
+        let mut boot_t = None;
+        for (line_no, line) in lines.iter().enumerate() {
+            let v: Value = serde_json::from_str(line)
+                .map_err(|e| format!("{host}: line {}: not JSON ({e}): {line}", line_no + 1))?;
+            let t = v["t"].as_f64().unwrap_or(0.0);
+            match v["event"].as_str() {
+                Some("bootstrapped") => {
+                    // Of the first run only: after churn a peer bootstraps again.
+                    if boot_t.is_none() {
+                        bootstrap.push(t - PEERS_START_S as f64);
+                    }
+                    boot_t = Some(t);
+                }
+                Some("published") => {
+                    let kind = if v["kind"] == "raw" { "raw" } else { "torp2p" };
+                    published
+                        .entry(kind)
+                        .or_default()
+                        .push(t - boot_t.unwrap_or(t));
+                }
+                Some("dial") => dials.push(Dial {
+                    kind: v["kind"].as_str().unwrap_or("?").into(),
+                    start: v["start"].as_f64().unwrap_or(t),
+                    outcome: Ok((
+                        v["connect_s"].as_f64().unwrap_or(0.0),
+                        v["rtt_ms"]
+                            .as_array()
+                            .map(|a| a.iter().filter_map(Value::as_f64).collect())
+                            .unwrap_or_default(),
+                    )),
+                }),
+                Some("dial_failed") => dials.push(Dial {
+                    kind: v["kind"].as_str().unwrap_or("?").into(),
+                    start: v["start"].as_f64().unwrap_or(t),
+                    outcome: Err(v["reason"].as_str().unwrap_or("?").into()),
+                }),
+                Some("dials_done") => peers_done += 1,
+                Some("error") => errors.push(format!("{host}: {}", v["message"])),
+                _ => {}
+            }
+        }
+    }
+    let mut kinds = serde_json::Map::new();
+    for kind in ["raw", "torp2p"] {
+        let mine: Vec<&Dial> = dials.iter().filter(|d| d.kind == kind).collect();
+        let ok: Vec<&(f64, Vec<f64>)> = mine
+            .iter()
+            .filter_map(|d| d.outcome.as_ref().ok())
+            .collect();
+        let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+        for d in &mine {
+            if let Err(r) = &d.outcome {
+                *reasons.entry(r.clone()).or_default() += 1;
+            }
+        }
+        let connect: Vec<f64> = ok.iter().map(|(c, _)| *c).collect();
+        let rtts: Vec<f64> = ok.iter().flat_map(|(_, r)| r.iter().copied()).collect();
+        kinds.insert(
+            kind.into(),
+            json!({
+                "attempted": mine.len(),
+                "succeeded": ok.len(),
+                "failures": reasons,
+                "connect_s": quantiles(&connect),
+                "rtt_ms": quantiles(&rtts),
+                "published_s": quantiles(published.get(kind).map_or(&[][..], Vec::as_slice)),
+                "success_over_time": over_time(&mine),
+            }),
+        );
+    }
+    let ratio = |what: &str, q: &str| {
+        let t = kinds["torp2p"][what][q].as_f64()?;
+        let r = kinds["raw"][what][q].as_f64()?;
+        (r > 0.0).then(|| (t / r * 1000.0).round() / 1000.0)
+    };
+    let ratios = json!({
+        "connect_p50": ratio("connect_s", "p50"),
+        "rtt_p50": ratio("rtt_ms", "p50"),
+        "rtt_p99": ratio("rtt_ms", "p99"),
+    });
+    Ok(json!({
+        "peers_reporting_done": peers_done,
+        "bootstrap_s": quantiles(&bootstrap),
+        "raw": kinds["raw"],
+        "torp2p": kinds["torp2p"],
+        "torp2p_over_raw": ratios,
+        "errors": errors,
+    }))
+}
+
+/// The lines `torp2p-sim peer` printed on `host_dir` (each run's own file, in start order).
+fn peer_output(host_dir: &Path) -> Result<Vec<String>, String> {
+    let entries = std::fs::read_dir(host_dir)
+        .map_err(|e| format!("cannot read {}: {e}", host_dir.display()))?;
+    let mut files: Vec<(u64, std::path::PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            // Shadow names a process's output <program>.<pid>.stdout.
+            let pid = name
+                .strip_prefix("torp2p-sim.")?
+                .strip_suffix(".stdout")?
+                .parse()
+                .ok()?;
+            Some((pid, e.path()))
+        })
+        .collect();
+    if files.is_empty() {
+        return Err(format!(
+            "{}: no torp2p-sim.<pid>.stdout: the peer did not run (see shadow.log)",
+            host_dir.display()
+        ));
+    }
+    files.sort();
+    let mut lines = Vec::new();
+    for (_, f) in files {
+        let text =
+            std::fs::read_to_string(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+        lines.extend(
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(String::from),
+        );
+    }
+    Ok(lines)
+}
+
+/// The share of successful dials among those started in each [`BIN_S`] bin:
+/// `[[bin start, started, succeeded], ...]`.
+fn over_time(dials: &[&Dial]) -> Value {
+    let mut bins: BTreeMap<u64, (usize, usize)> = BTreeMap::new();
+    for d in dials {
+        let bin = (d.start / BIN_S).floor() as u64 * BIN_S as u64;
+        let e = bins.entry(bin).or_default();
+        e.0 += 1;
+        e.1 += usize::from(d.outcome.is_ok());
+    }
+    Value::Array(
+        bins.into_iter()
+            .map(|(b, (n, ok))| json!([b, n, ok]))
+            .collect(),
+    )
+}
+
+/// p50, p90, p99 and max (nearest rank), or nulls for no samples.
+pub(crate) fn quantiles(xs: &[f64]) -> Value {
+    let mut s: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+    s.sort_by(f64::total_cmp);
+    let q = |p: f64| -> Option<f64> {
+        if s.is_empty() {
+            return None;
+        }
+        let rank = ((p * s.len() as f64).ceil() as usize).clamp(1, s.len());
+        Some((s[rank - 1] * 1000.0).round() / 1000.0)
+    };
+    json!({ "n": s.len(), "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": q(1.0) })
+}
+
+/// The summary for people.
+pub(crate) fn text(results: &Value) -> String {
+    let f = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.2}"));
+    let mut out = String::new();
+    let b = &results["bootstrap_s"];
+    out.push_str(&format!(
+        "bootstrap (s, simulated): p50 {} p90 {} max {}\n",
+        f(&b["p50"]),
+        f(&b["p90"]),
+        f(&b["max"])
+    ));
+    out.push_str("            dials  ok   connect s p50/p90/max     rtt ms p50/p90/p99     published s p50/max  failures\n");
+    for kind in ["raw", "torp2p"] {
+        let k = &results[kind];
+        out.push_str(&format!(
+            "{kind:<10} {:>5} {:>4}   {:>6} {:>6} {:>6}   {:>7} {:>7} {:>7}   {:>6} {:>6}  {}\n",
+            k["attempted"],
+            k["succeeded"],
+            f(&k["connect_s"]["p50"]),
+            f(&k["connect_s"]["p90"]),
+            f(&k["connect_s"]["max"]),
+            f(&k["rtt_ms"]["p50"]),
+            f(&k["rtt_ms"]["p90"]),
+            f(&k["rtt_ms"]["p99"]),
+            f(&k["published_s"]["p50"]),
+            f(&k["published_s"]["max"]),
+            k["failures"]
+        ));
+    }
+    let r = &results["torp2p_over_raw"];
+    out.push_str(&format!(
+        "torp2p / raw: connect p50 {}, rtt p50 {}, rtt p99 {}\n",
+        f(&r["connect_p50"]),
+        f(&r["rtt_p50"]),
+        f(&r["rtt_p99"])
+    ));
+    if let Some(errors) = results["errors"].as_array().filter(|e| !e.is_empty()) {
+        out.push_str(&format!("errors reported by peers: {}\n", errors.len()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_by_nearest_rank() {
+        let xs: Vec<f64> = (1..=100).map(f64::from).collect();
+        let q = quantiles(&xs);
+        assert_eq!(
+            (q["p50"].as_f64(), q["p99"].as_f64()),
+            (Some(50.0), Some(99.0))
+        );
+        assert_eq!(q["max"].as_f64(), Some(100.0));
+        assert!(quantiles(&[])["p50"].is_null());
+    }
+
+    #[test]
+    fn the_peers_lines_are_summed_up_and_a_missing_peer_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let hosts = dir.path().join("hosts");
+        for (i, lines) in [
+            vec![
+                r#"{"event":"bootstrapped","t":70.0}"#,
+                r#"{"event":"published","kind":"raw","t":75.0}"#,
+                r#"{"event":"published","kind":"torp2p","t":76.0}"#,
+                r#"{"event":"dial","kind":"raw","target":1,"start":300.0,"connect_s":2.0,"rtt_ms":[400.0,410.0],"t":303.0}"#,
+                r#"{"event":"dial","kind":"torp2p","target":1,"start":303.0,"connect_s":3.0,"rtt_ms":[420.0,430.0],"t":307.0}"#,
+                r#"{"event":"dials_done","t":307.0}"#,
+            ],
+            vec![
+                r#"{"event":"bootstrapped","t":72.0}"#,
+                r#"{"event":"dial_failed","kind":"torp2p","target":0,"start":301.0,"after_s":1.0,"reason":"DescriptorNotFound","error":"x","t":302.0}"#,
+                r#"{"event":"dial","kind":"raw","target":0,"start":302.0,"connect_s":4.0,"rtt_ms":[500.0],"t":306.0}"#,
+            ],
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let d = hosts.join(format!("peer{i}"));
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("torp2p-sim.1000.stdout"), lines.join("\n")).unwrap();
+        }
+        let r = summarize(&hosts, 2).unwrap();
+        assert_eq!(r["raw"]["attempted"], 2);
+        assert_eq!(r["raw"]["succeeded"], 2);
+        assert_eq!(r["torp2p"]["attempted"], 2);
+        assert_eq!(r["torp2p"]["succeeded"], 1);
+        assert_eq!(r["torp2p"]["failures"]["DescriptorNotFound"], 1);
+        assert_eq!(r["bootstrap_s"]["p50"].as_f64(), Some(10.0));
+        assert_eq!(r["raw"]["published_s"]["p50"].as_f64(), Some(5.0));
+        assert_eq!(r["raw"]["connect_s"]["max"].as_f64(), Some(4.0));
+        assert_eq!(r["torp2p"]["success_over_time"], json!([[300, 2, 1]]));
+        assert_eq!(r["peers_reporting_done"], 1);
+        assert_eq!(r["torp2p_over_raw"]["connect_p50"].as_f64(), Some(1.5));
+        assert!(text(&r).contains("torp2p / raw"));
+        let e = summarize(&hosts, 3).unwrap_err();
+        assert!(e.contains("peer2"), "{e}");
+        std::fs::write(hosts.join("peer1/torp2p-sim.1001.stdout"), "not json").unwrap();
+        let e = summarize(&hosts, 2).unwrap_err();
+        assert!(e.contains("peer1") && e.contains("not JSON"), "{e}");
+    }
+}
