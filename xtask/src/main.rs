@@ -44,6 +44,13 @@ commands:
                   over TCP on loopback (target/bench/mesh.json); --scale: how cost grows with
                   onion services per tor and inbound connections per listener
                   (target/bench/scale.json); SVG plots beside the JSON
+  sim             torp2p on a simulated Tor network of R relays and N peers with realistic
+                  latencies (Shadow; needs `shadow` on PATH): runs the torp2p-sim package
+                  optimized (--help for options: --relays R --peers N --seed S --churn F);
+                  reports bootstrap, publication, first connection, round trips and failures
+                  in simulated time, raw SOCKS against torp2p (target/sim/*/sim.json); --smoke:
+                  the checked-in small configuration twice, its expected outcome and
+                  determinism checked. Not part of `test`
   docs            build the book and the API docs into target/site, check links
   leaks           the ping demo and a clearnet dial through tor in a loopback-only network
                   namespace under strace: only the private network's ports and our own unix
@@ -65,6 +72,7 @@ fn main() -> ExitCode {
         Some("e2e") => packages::ensure_tor().and_then(|()| e2e::e2e(&args[1..])),
         Some("faults") => packages::ensure_tor().and_then(|()| faults::faults(&args[1..])),
         Some("bench") => packages::ensure_tor().and_then(|()| bench(&args[1..])),
+        Some("sim") => packages::ensure_tor().and_then(|()| sim(&args[1..])),
         Some("package") => package::package(&args[1..]),
         Some("tornet") => packages::ensure_tor().and_then(|()| tornet::tornet()),
         Some("help" | "--help" | "-h") | None => {
@@ -160,6 +168,16 @@ pub(crate) fn run(program: &str, args: &[&str]) -> Result<(), String> {
     } else {
         Err(format!("`{program} {}` failed ({status})", args.join(" ")))
     }
+}
+
+/// `cargo xtask sim [options]`: `cargo run --release -p torp2p-sim -- run [options]`, from the
+/// workspace root (so its default output is `target/sim/`). Optimized: Shadow's wall time is
+/// mostly the simulated programs' CPU time.
+fn sim(args: &[String]) -> Result<(), String> {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut full = vec!["run", "--release", "--package", "torp2p-sim", "--", "run"];
+    full.extend(args.iter().map(String::as_str));
+    run(&cargo, &full)
 }
 
 /// `cargo xtask bench [options]`: `cargo run --release -p torp2p-bench -- [options]`. The
