@@ -24,7 +24,10 @@ pub(crate) async fn first_connections(bed: &Bed, n: usize) -> Result<(Vec<f64>, 
     let mut raw = Vec::with_capacity(n);
     let mut p2p = Vec::with_capacity(n);
     for i in 0..n {
-        let (a, b) = match tokio::join!(Server::start(&host), Server::start(&host)) {
+        let (a, b) = match tokio::join!(
+            Server::start(&host, bed.local),
+            Server::start(&host, bed.local)
+        ) {
             (Ok(a), Ok(b)) => (a, b),
             (a, b) => {
                 // Stop the one that started, if one did, before failing.

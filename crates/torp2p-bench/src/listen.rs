@@ -2,7 +2,6 @@
 //! `NewAddress` (the transport).
 
 use std::future::poll_fn;
-use std::path::Path;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
@@ -11,6 +10,7 @@ use libp2p_core::transport::{ListenerId, TransportEvent};
 use torp2p_daemon::{LocalAddr, OnionKey, OnionServiceOptions, PortMapping, Publication, Tor};
 use torp2p_transport as tor;
 
+use crate::local::Local;
 use crate::network::{Bed, within};
 use crate::p2p::TorHandle;
 use crate::{PORT, STEP};
@@ -27,21 +27,21 @@ pub(crate) async fn listen_readiness(
     for i in 0..n {
         for side in [i % 2, (i + 1) % 2] {
             if side == 0 {
-                raw.push(raw_once(&bed.host, &bed.unused_socket, publication).await?);
+                raw.push(raw_once(&bed.host, &bed.unused_target, publication).await?);
             } else {
                 let host = TorHandle::CTor(bed.host.clone());
-                p2p.push(listen_once(&host, publication).await?);
+                p2p.push(listen_once(&host, bed.local, publication).await?);
             }
         }
     }
     Ok((raw, p2p))
 }
 
-/// One onion service on `tor`: ADD_ONION → published, then removed (its target `socket` is
-/// never connected to). Seconds.
+/// One onion service on `tor`: ADD_ONION → published, then removed (its `target` is never
+/// connected to). Seconds.
 pub(crate) async fn raw_once(
     tor: &Tor,
-    socket: &Path,
+    target: &LocalAddr,
     publication: Publication,
 ) -> Result<f64, String> {
     let key = OnionKey::generate();
@@ -51,7 +51,7 @@ pub(crate) async fn raw_once(
             &key,
             &[PortMapping {
                 virtual_port: PORT,
-                target: LocalAddr::Unix(socket.to_path_buf()),
+                target: target.clone(),
             }],
             &OnionServiceOptions::new(),
         )
@@ -69,12 +69,18 @@ pub(crate) async fn raw_once(
     Ok(elapsed)
 }
 
-/// One listener on `tor`: `listen_on` → `NewAddress`, then removed. Seconds.
-pub(crate) async fn listen_once(tor: &TorHandle, publication: Publication) -> Result<f64, String> {
+/// One listener on `tor` (its target as `local` says): `listen_on` → `NewAddress`, then
+/// removed. Seconds.
+pub(crate) async fn listen_once(
+    tor: &TorHandle,
+    local: Local,
+    publication: Publication,
+) -> Result<f64, String> {
     let key = OnionKey::generate();
     let addr = tor::listen_addr(&key, PORT).map_err(|e| e.to_string())?;
     let mut transport = tor.transport(
-        tor::Config::new()
+        local
+            .listener()
             .with_key(key)
             .with_publication(publication)
             .with_publish_timeout(STEP),

@@ -62,6 +62,10 @@
 //! it on) runs torp2p over the embedded arti backend beside torp2p over C tor and raw Tor, all
 //! three in turn in one run, and writes `target/bench/latest-arti.json` (`versus`).
 //!
+//! `--local-tcp` puts every client tor's control and SOCKS ports, and every onion service's
+//! target, on TCP 127.0.0.1 instead of unix sockets at file paths (for the Shadow simulator;
+//! [`local`]).
+//!
 //! The rest: [`options`] (the command line), [`stats`] (medians and quartiles), [`network`]
 //! (the private network and the order of the phases), [`raw`] (the raw SOCKS baseline),
 //! [`p2p`] and [`server`] (the libp2p side).
@@ -76,6 +80,7 @@ mod counted;
 mod first;
 mod growth;
 mod listen;
+mod local;
 mod mesh;
 mod netns;
 mod network;

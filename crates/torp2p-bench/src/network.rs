@@ -1,7 +1,7 @@
 //! The run on the private network: the network and both client tors, the bed the phases
 //! share, and the phases in their order.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use torp2p_daemon::{LocalAddr, Publication, Tor};
 use torp2p_socks::Isolation;
 use torp2p_testnet::TestNet;
 
+use crate::local::Local;
 use crate::options::Opts;
 use crate::p2p::TorHandle;
 use crate::report::Report;
@@ -38,20 +39,23 @@ fn proxy_of(tor: &Tor) -> Result<LocalAddr, String> {
 /// Starts the network and two client tors, runs every phase, stops all tors again (and fails
 /// if one is left behind). On failure the network's directory is kept (`Builder::run`).
 pub(crate) async fn network_bench(o: &Opts) -> Result<Report, String> {
-    let (report, nodes) =
-        on_network(async |net, host, client| run(net, host, client, o).await).await?;
+    let (report, nodes) = on_network(o.local(), async |net, host, client| {
+        run(net, host, client, o).await
+    })
+    .await?;
     Ok(Report { nodes, ..report })
 }
 
-/// Starts the network and two client tors (the listener's and the dialer's), runs `body` on
-/// them, stops all tors again (and fails if one is left behind); `body`'s result and the
+/// Starts the network and two client tors (the listener's and the dialer's, reached as
+/// `local` says), runs `body` on them, stops all tors again (and fails if one is left behind); `body`'s result and the
 /// number of tors of the network. On failure the network's directory is kept
 /// (`Builder::run`).
 pub(crate) async fn on_network<R>(
+    local: Local,
     body: impl AsyncFnOnce(&TestNet, &Tor, &Tor) -> Result<R, String>,
 ) -> Result<(R, usize), String> {
     on_testnet(async |net, pids| {
-        with_clients(net, pids, 2, &[], async |tors| match tors {
+        with_clients(net, pids, local, 2, &[], async |tors| match tors {
             [host, client] => body(net, host, client).await,
             _ => Err("not two client tors".into()),
         })
@@ -112,27 +116,19 @@ pub(crate) async fn on_testnet<R>(
 }
 
 /// Starts `count` client tors on `net` at once (their pids go to `pids`), with the network's
-/// client torrc and `torrc` after it, runs `body` on them and shuts them all down again,
-/// whether `body` failed or not (and if some did not start).
+/// client torrc and `torrc` after it, their control and SOCKS ports as `local` says
+/// ([`Local::spawn_client`]), runs `body` on them and shuts them all down again, whether
+/// `body` failed or not (and if some did not start).
 pub(crate) async fn with_clients<R>(
     net: &TestNet,
     pids: &Pids,
+    local: Local,
     count: usize,
     torrc: &[&str],
     body: impl AsyncFnOnce(&[Tor]) -> Result<R, String>,
 ) -> Result<R, String> {
-    let spawn = async || {
-        if torrc.is_empty() {
-            return net.spawn_client().await.map_err(|e| e.to_string());
-        }
-        let config = net.client_config().with_torrc_lines(torrc.iter().copied());
-        let tor = Tor::spawn(config).await.map_err(|e| e.to_string())?;
-        tor.wait_bootstrapped(crate::STEP)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(tor)
-    };
-    let started = futures::future::join_all((0..count).map(|_| spawn())).await;
+    let started =
+        futures::future::join_all((0..count).map(|_| local.spawn_client(net, torrc))).await;
     let mut tors = Vec::with_capacity(count);
     let mut errors = Vec::new();
     for t in started {
@@ -182,13 +178,16 @@ pub(crate) struct Bed {
     /// The isolation key of torp2p's dials to the listener (its peer id): raw dials with this
     /// key share the circuit of torp2p's.
     pub(crate) peer_key: String,
-    /// A unix socket path for the readiness phase's raw onion services (never connected to).
-    pub(crate) unused_socket: PathBuf,
+    /// The target of the readiness phase's raw onion services (never connected to).
+    pub(crate) unused_target: LocalAddr,
+    /// Unix sockets or loopback TCP (`--local-tcp`).
+    pub(crate) local: Local,
 }
 
 /// The phases, in order, on the running network.
 async fn run(net: &TestNet, host: &Tor, client: &Tor, o: &Opts) -> Result<Report, String> {
-    let server = server::Server::start(&TorHandle::CTor(host.clone())).await?;
+    let local = o.local();
+    let server = server::Server::start(&TorHandle::CTor(host.clone()), local).await?;
     let bed = Bed {
         host: host.clone(),
         client: client.clone(),
@@ -197,7 +196,8 @@ async fn run(net: &TestNet, host: &Tor, client: &Tor, o: &Opts) -> Result<Report
         listener: server.addr.clone(),
         listener_peer: server.peer,
         peer_key: server.peer.to_string(),
-        unused_socket: net.dir().join("bench-unused.sock"),
+        unused_target: local.unused_target(net.dir()),
+        local,
     };
 
     let mut report = Report {

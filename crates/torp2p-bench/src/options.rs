@@ -3,6 +3,8 @@
 use clap::{CommandFactory as _, Parser, ValueEnum};
 use torp2p_socks::Isolation;
 
+use crate::local::Local;
+
 /// The command line as clap reads it; [`Opts`] is what the benchmark uses.
 #[derive(Debug, Parser)]
 #[command(
@@ -79,6 +81,10 @@ struct Cli {
     /// run in this (debug) build instead of re-running with --release
     #[arg(long)]
     unoptimized: bool,
+    /// no unix socket paths for the bench's tors: the client tors' control and SOCKS ports and
+    /// every onion service's target on TCP 127.0.0.1 (for the Shadow simulator)
+    #[arg(long)]
+    local_tcp: bool,
     /// instead of the usual phases, measure how cost grows (onion services on one tor,
     /// inbound connections to one listener) against raw Tor; writes scale.json
     #[arg(long, conflicts_with = "mesh")]
@@ -182,6 +188,8 @@ pub(crate) struct Opts {
     pub(crate) delay_ms: u32,
     /// Whether this process runs inside the namespace `--delay-ms` made.
     pub(crate) in_namespace: bool,
+    /// `--local-tcp`: TCP on 127.0.0.1 instead of unix sockets ([`Opts::local`]).
+    pub(crate) local_tcp: bool,
     /// `--scale`: how cost grows, instead of the usual phases.
     pub(crate) scale: bool,
     /// `--scale`: the counts of onion services on one tor, ascending.
@@ -199,6 +207,15 @@ pub(crate) struct Opts {
 }
 
 impl Opts {
+    /// How the client tors and onion services reach this process (`--local-tcp`).
+    pub(crate) fn local(&self) -> Local {
+        if self.local_tcp {
+            Local::Tcp
+        } else {
+            Local::Unix
+        }
+    }
+
     /// Reads the arguments (without the program name). `--help` comes back as an error too,
     /// the kind clap prints to stdout and exits 0 for.
     pub(crate) fn parse(args: &[String]) -> Result<Self, clap::Error> {
@@ -295,6 +312,7 @@ impl Opts {
             unoptimized: cli.unoptimized,
             delay_ms,
             in_namespace: cli.in_namespace,
+            local_tcp: cli.local_tcp,
             mesh,
             messages: cli.messages.unwrap_or(if cli.quick { 5 } else { 20 }),
             rounds: cli.rounds.unwrap_or(if cli.quick { 1 } else { 3 }),
@@ -417,6 +435,24 @@ mod tests {
     }
 
     #[test]
+    fn local_tcp() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let o = Opts::parse(&args(&[])).unwrap();
+        assert!(!o.local_tcp);
+        assert_eq!(o.local(), Local::Unix);
+        let o = Opts::parse(&args(&["--quick", "--local-tcp", "--no-criterion"])).unwrap();
+        assert!(o.local_tcp && o.quick);
+        assert_eq!(o.local(), Local::Tcp);
+        // With the other runs too: it only changes how the tors are reached.
+        for other in [&["--scale"][..], &["--mesh", "5"], &["--delay-ms", "25"]] {
+            let mut a = args(other);
+            a.push("--local-tcp".into());
+            assert_eq!(Opts::parse(&a).unwrap().local(), Local::Tcp, "{other:?}");
+        }
+        assert!(Opts::parse(&args(&["--local-tcp=yes"])).is_err());
+    }
+
+    #[test]
     fn mesh_sizes() {
         let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let o = Opts::parse(&args(&[])).unwrap();
@@ -486,6 +522,7 @@ mod tests {
             "--mesh",
             "--messages",
             "--rounds",
+            "--local-tcp",
         ] {
             assert!(help.contains(flag), "{flag} missing from the help");
         }

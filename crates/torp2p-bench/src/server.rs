@@ -16,6 +16,7 @@ use torp2p_addr::{DialTarget, OnionSocketAddr};
 use torp2p_daemon::OnionKey;
 use torp2p_transport as tor;
 
+use crate::local::Local;
 use crate::network::within;
 use crate::p2p::{PING, PING_SIZE, SINK, SOURCE, TorHandle, Upgraded, drive, upgrade};
 use crate::{PORT, RAW_ECHO, RAW_SINK, RAW_SOURCE, STEP, raw};
@@ -28,14 +29,15 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Listens on a fresh onion address on `tor`; returns once the address is reported.
-    pub(crate) async fn start(tor: &TorHandle) -> Result<Server, String> {
+    /// Listens on a fresh onion address on `tor` (its target as `local` says); returns once
+    /// the address is reported.
+    pub(crate) async fn start(tor: &TorHandle, local: Local) -> Result<Server, String> {
         let keypair = Keypair::generate_ed25519();
         let peer = keypair.public().to_peer_id();
         let key = OnionKey::generate();
         let listen = tor::listen_addr(&key, PORT).map_err(|e| e.to_string())?;
         let mut transport = upgrade(
-            tor.transport(tor::Config::new().with_key(key))?
+            tor.transport(local.listener().with_key(key))?
                 .and_then(demux),
             &keypair,
             Version::V1Lazy,

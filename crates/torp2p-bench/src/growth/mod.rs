@@ -26,6 +26,7 @@ use torp2p_socks::Isolation;
 use torp2p_testnet::TestNet;
 use torp2p_transport as tor;
 
+use crate::local::Local;
 use crate::network::{Pids, on_testnet, with_clients, within};
 use crate::options::Opts;
 use crate::p2p::{TorHandle, dialer};
@@ -100,13 +101,13 @@ async fn run(net: &TestNet, pids: &Pids, o: &Opts) -> Result<Growth, String> {
         dialer_tors: o.scale_dialers,
         ..Growth::default()
     };
-    let unused = net.dir().join("bench-unused.sock");
+    let local = o.local();
     for (i, &s) in o.scale_services.iter().enumerate() {
         eprintln!("torp2p-bench: {s} onion services on one tor, raw and torp2p");
         g.services
-            .push(services(net, pids, &unused, s, i % 2 == 0).await?);
+            .push(services(net, pids, local, s, i % 2 == 0).await?);
     }
-    g.inbound = inbound(net, pids, o.scale_dialers, &o.scale_inbound).await?;
+    g.inbound = inbound(net, pids, local, o.scale_dialers, &o.scale_inbound).await?;
     Ok(g)
 }
 
@@ -130,11 +131,11 @@ async fn settle() {
 }
 
 /// `n` onion services, raw and through torp2p (`raw_first`: which goes first), each on a
-/// fresh tor.
+/// fresh tor (the tor's ports and the services' targets as `local` says).
 async fn services(
     net: &TestNet,
     pids: &Pids,
-    unused: &std::path::Path,
+    local: Local,
     n: usize,
     raw_first: bool,
 ) -> Result<ServicesPoint, String> {
@@ -143,13 +144,14 @@ async fn services(
         ..ServicesPoint::default()
     };
     for raw_turn in [raw_first, !raw_first] {
-        with_clients(net, pids, 1, &FIXED_BUILD_TIMEOUT, async |tors| {
+        with_clients(net, pids, local, 1, &FIXED_BUILD_TIMEOUT, async |tors| {
             let host = &tors[0];
             settle().await;
             let tor_before = tor_kib(host);
             let process_before = rss_kib(None);
             if raw_turn {
-                let (times, kept) = raw_services(host, unused, n).await?;
+                let unused = local.unused_target(net.dir());
+                let (times, kept) = raw_services(host, &unused, n).await?;
                 (p.raw_seconds, p.raw_median) = last_and_median(&times);
                 p.raw_tor_kib_each = per(tor_kib(host), tor_before, n);
                 for s in kept {
@@ -158,7 +160,7 @@ async fn services(
                         .map_err(|e| format!("removing a raw onion service: {e}"))?;
                 }
             } else {
-                let (times, transport, ids) = p2p_services(host, n).await?;
+                let (times, transport, ids) = p2p_services(host, local, n).await?;
                 (p.p2p_seconds, p.p2p_median) = last_and_median(&times);
                 p.p2p_tor_kib_each = per(tor_kib(host), tor_before, n);
                 p.p2p_process_kib_each = per(rss_kib(None), process_before, n);
@@ -186,7 +188,7 @@ fn per(after: u64, before: u64, n: usize) -> f64 {
 /// was published.
 async fn raw_services(
     host: &Tor,
-    unused: &std::path::Path,
+    unused: &LocalAddr,
     n: usize,
 ) -> Result<(Vec<f64>, Vec<torp2p_daemon::OnionService>), String> {
     let t = Instant::now();
@@ -196,7 +198,7 @@ async fn raw_services(
                 &OnionKey::generate(),
                 &[PortMapping {
                     virtual_port: PORT,
-                    target: LocalAddr::Unix(unused.to_path_buf()),
+                    target: unused.clone(),
                 }],
                 &OnionServiceOptions::new(),
             )
@@ -217,14 +219,15 @@ async fn raw_services(
     Ok((times, kept))
 }
 
-/// One transport with `n` keys listening on all of them; each listener's seconds until its
-/// `NewAddress`.
+/// One transport with `n` keys listening on all of them (their targets as `local` says);
+/// each listener's seconds until its `NewAddress`.
 async fn p2p_services(
     host: &Tor,
+    local: Local,
     n: usize,
 ) -> Result<(Vec<f64>, tor::Transport, Vec<ListenerId>), String> {
     let keys: Vec<OnionKey> = (0..n).map(|_| OnionKey::generate()).collect();
-    let mut config = tor::Config::new().with_publish_timeout(publish_limit(n));
+    let mut config = local.listener().with_publish_timeout(publish_limit(n));
     for k in &keys {
         config = config.with_key(k.clone());
     }
@@ -294,6 +297,7 @@ struct Target {
 async fn inbound(
     net: &TestNet,
     pids: &Pids,
+    local: Local,
     k: usize,
     steps: &[usize],
 ) -> Result<Vec<InboundPoint>, String> {
@@ -305,17 +309,24 @@ async fn inbound(
         })
         .collect();
     for raw_turn in [true, false] {
-        with_clients(net, pids, k + 1, &FIXED_BUILD_TIMEOUT, async |tors| {
-            let (host, dialers) = (&tors[0], &tors[1..]);
-            let server = server::Server::start(&TorHandle::CTor(host.clone())).await?;
-            let target = Target {
-                raw: server.raw_target()?,
-                p2p: server.addr.clone(),
-            };
-            let result = steps_on(host, dialers, &target, &mut points, raw_turn).await;
-            server.stop();
-            result
-        })
+        with_clients(
+            net,
+            pids,
+            local,
+            k + 1,
+            &FIXED_BUILD_TIMEOUT,
+            async |tors| {
+                let (host, dialers) = (&tors[0], &tors[1..]);
+                let server = server::Server::start(&TorHandle::CTor(host.clone()), local).await?;
+                let target = Target {
+                    raw: server.raw_target()?,
+                    p2p: server.addr.clone(),
+                };
+                let result = steps_on(host, dialers, &target, &mut points, raw_turn).await;
+                server.stop();
+                result
+            },
+        )
         .await?;
     }
     Ok(points)

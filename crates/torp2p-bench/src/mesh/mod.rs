@@ -49,6 +49,7 @@ use tokio::sync::mpsc;
 use torp2p_daemon::{OnionKey, Tor};
 use torp2p_transport as tor;
 
+use crate::local::Local;
 use crate::network::{on_testnet, with_clients};
 use crate::options::Opts;
 use crate::p2p::upgrade;
@@ -156,8 +157,9 @@ pub(crate) struct Size {
 enum Side<'a> {
     /// libp2p-tcp on 127.0.0.1.
     Tcp,
-    /// torp2p on these client tors, [`PEERS_PER_TOR`] peers on each.
-    Tor(&'a [Tor]),
+    /// torp2p on these client tors, [`PEERS_PER_TOR`] peers on each, their onion services'
+    /// targets as the [`Local`] says.
+    Tor(&'a [Tor], Local),
 }
 
 /// A small seeded generator (SplitMix64): the same publishers in every run.
@@ -196,11 +198,11 @@ pub(crate) async fn mesh_bench(o: &Opts, sizes: &[usize]) -> Result<Report, Stri
                     "torp2p-bench: meshes of {n} peers, {} rounds of TCP on 127.0.0.1 and onion services ({client_tors} client tors) in turn",
                     o.rounds
                 );
-                let (tcp, tor) = with_clients(net, pids, client_tors, &[], async |tors| {
+                let (tcp, tor) = with_clients(net, pids, o.local(), client_tors, &[], async |tors| {
                     let (mut tcp, mut tor) = (Vec::new(), Vec::new());
                     for _ in 0..o.rounds {
                         tcp.push(run_mesh(Side::Tcp, n, o.messages).await?);
-                        tor.push(run_mesh(Side::Tor(tors), n, o.messages).await?);
+                        tor.push(run_mesh(Side::Tor(tors, o.local()), n, o.messages).await?);
                     }
                     Ok((tcp, tor))
                 })
@@ -255,14 +257,14 @@ fn peers(
                         .parse()
                         .map_err(|e| format!("a TCP listen address: {e}"))?,
                 ),
-                Side::Tor(tors) => {
+                Side::Tor(tors, local) => {
                     let tor = tors
                         .get(i / PEERS_PER_TOR)
                         .ok_or("fewer client tors than the mesh needs")?;
                     let key = OnionKey::generate();
                     let listen = tor::listen_addr(&key, PORT).map_err(|e| e.to_string())?;
                     let transport =
-                        tor::Transport::from_tor(tor.clone(), tor::Config::new().with_key(key))
+                        tor::Transport::from_tor(tor.clone(), local.listener().with_key(key))
                             .map_err(|e| e.to_string())?;
                     (upgrade(transport, &keypair, Version::V1Lazy)?, listen)
                 }
@@ -380,7 +382,7 @@ async fn measure(
 ) -> Result<Figures, String> {
     let what = match side {
         Side::Tcp => "TCP listeners",
-        Side::Tor(_) => "onion services published",
+        Side::Tor(..) => "onion services published",
     };
     crate::network::within(STEP * 2, what, async {
         while tally.listening.iter().any(Option::is_none) {
@@ -479,7 +481,7 @@ async fn measure(
 
     let rss_tors = match side {
         Side::Tcp => 0,
-        Side::Tor(tors) => tors.iter().map(|t| rss_kib(t.pid())).sum(),
+        Side::Tor(tors, _) => tors.iter().map(|t| rss_kib(t.pid())).sum(),
     };
     let mean = |f: fn(&(usize, usize)) -> usize| {
         tally.mesh.iter().map(f).sum::<usize>() as f64 / n.max(1) as f64

@@ -12,7 +12,7 @@
 //!
 //! The phases are in [`mod@phases`], the report in [`mod@report`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use libp2p_core::Multiaddr;
@@ -23,6 +23,7 @@ use torp2p_testnet::TestNet;
 use torp2p_transport as tor;
 
 use crate::STEP;
+use crate::local::Local;
 use crate::network::on_network;
 use crate::options::Opts;
 use crate::p2p::TorHandle;
@@ -73,15 +74,19 @@ pub(crate) struct Bed {
     pub(crate) c_tor_host: TorHandle,
     pub(crate) arti_host: TorHandle,
     pub(crate) circuits: Vec<Circuit>,
-    /// A unix socket path for the readiness phase's raw onion services (never connected to).
-    pub(crate) unused_socket: PathBuf,
+    /// The target of the readiness phase's raw onion services (never connected to).
+    pub(crate) unused_target: LocalAddr,
+    /// Unix sockets or loopback TCP for the C tors and their onion services (`--local-tcp`).
+    pub(crate) local: Local,
 }
 
 /// Starts the network, its two C tor clients and two arti clients (their state in
 /// `storage`), runs the phases and stops every tor again.
 pub(crate) async fn arti_bench(o: &Opts, storage: &Path) -> Result<Report, String> {
-    let (report, nodes) =
-        on_network(async |net, host, client| run(net, host, client, storage, o).await).await?;
+    let (report, nodes) = on_network(o.local(), async |net, host, client| {
+        run(net, host, client, storage, o).await
+    })
+    .await?;
     Ok(Report { nodes, ..report })
 }
 
@@ -139,7 +144,10 @@ async fn run(
     let started = async {
         let mut circuits = Vec::new();
         for _ in 0..o.circuits {
-            let (c, a) = tokio::join!(Server::start(&c_tor_host), Server::start(&arti_host));
+            let (c, a) = tokio::join!(
+                Server::start(&c_tor_host, o.local()),
+                Server::start(&arti_host, o.local())
+            );
             let (c, a) = (c?, a?);
             let circuit = Circuit {
                 c_tor: Listener {
@@ -174,7 +182,8 @@ async fn run(
                 c_tor_host,
                 arti_host,
                 circuits,
-                unused_socket: net.dir().join("bench-unused.sock"),
+                unused_target: o.local().unused_target(net.dir()),
+                local: o.local(),
             };
             phases(&bed, o).await
         }

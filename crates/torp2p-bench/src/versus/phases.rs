@@ -33,9 +33,9 @@ pub(crate) async fn readiness(
         for k in 0..3 {
             let side = (i + k) % 3;
             let secs = match side {
-                RAW => raw_once(&bed.host, &bed.unused_socket, publication).await?,
-                C_TOR => listen_once(&bed.c_tor_host, publication).await?,
-                _ => listen_once(&bed.arti_host, publication).await?,
+                RAW => raw_once(&bed.host, &bed.unused_target, publication).await?,
+                C_TOR => listen_once(&bed.c_tor_host, bed.local, publication).await?,
+                _ => listen_once(&bed.arti_host, bed.local, publication).await?,
             };
             out[side].push(secs);
         }
