@@ -15,6 +15,7 @@
 //! the figures and what Shadow cannot model.
 
 mod graph;
+mod keys;
 mod peer;
 mod plan;
 mod report;

@@ -28,7 +28,7 @@ use torp2p_transport as tor;
 use crate::shadow::{RAW_PORT, TORP2P_PORT};
 
 /// Shadow's simulated clock starts at 2000-01-01 00:00:00 UTC.
-const SIMULATION_EPOCH_S: u64 = 946_684_800;
+pub(crate) const SIMULATION_EPOCH_S: u64 = 946_684_800;
 /// The bytes of one round trip, as libp2p ping sends.
 const PING_BYTES: usize = 32;
 

@@ -193,29 +193,34 @@ async fn simulate(a: &RunArgs, params: Params, out: &Path) -> Result<Option<Valu
             out.display()
         ));
     }
+    let tor = find_program(a.tor.as_deref(), "TOR_BIN", "tor").ok_or(
+        "tor is not on PATH (nor given with --tor or $TOR_BIN): install it (Debian: apt-get install tor)",
+    )?;
+    // tor-gencert comes with tor (Debian: the same package), beside it or on PATH.
+    let gencert = tor
+        .parent()
+        .map(|d| d.join("tor-gencert"))
+        .filter(|p| p.is_file())
+        .or_else(|| find_program(None, "TOR_GENCERT", "tor-gencert"))
+        .ok_or("tor-gencert is neither beside tor nor on PATH: it comes with tor (Debian: apt-get install tor)")?;
+    let shadow = find_program(a.shadow.as_deref(), "SHADOW_BIN", "shadow").ok_or_else(|| {
+        format!(
+            "shadow is not on PATH (nor given with --shadow or $SHADOW_BIN). Shadow, the \
+             network simulator (https://github.com/shadow/shadow), is built from source: \
+             install its dependencies and build and install it as its guide says \
+             ({SHADOW_GUIDE}, then \"Installing Shadow\"), and put the bin directory of \
+             its install prefix on PATH. Writing a configuration needs it too: the directory \
+             authorities' keys are made in a short simulation."
+        )
+    })?;
     let programs = Programs {
-        tor: find_program(a.tor.as_deref(), "TOR_BIN", "tor").ok_or(
-            "tor is not on PATH (nor given with --tor or $TOR_BIN): install it (Debian: apt-get install tor)",
-        )?,
+        shadow,
+        tor,
+        gencert,
         sim: std::env::current_exe()
             .and_then(std::fs::canonicalize)
             .map_err(|e| format!("cannot find this program's own path: {e}"))?,
     };
-    let shadow_bin =
-        if a.generate_only {
-            None
-        } else {
-            Some(find_program(a.shadow.as_deref(), "SHADOW_BIN", "shadow").ok_or_else(|| {
-            format!(
-                "shadow is not on PATH (nor given with --shadow or $SHADOW_BIN). Shadow, the \
-                 network simulator (https://github.com/shadow/shadow), is built from source: \
-                 install its dependencies and build and install it as its guide says \
-                 ({SHADOW_GUIDE}, then \"Installing Shadow\"), and put the bin directory of \
-                 its install prefix on PATH. `--generate-only` writes the configuration \
-                 without it."
-            )
-        })?)
-        };
     let plan = Plan::new(params.clone())?;
     std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let out = std::fs::canonicalize(out).map_err(|e| format!("{}: {e}", out.display()))?;
@@ -229,13 +234,13 @@ async fn simulate(a: &RunArgs, params: Params, out: &Path) -> Result<Option<Valu
         params.seed,
         config.display()
     );
-    let Some(shadow_bin) = shadow_bin else {
+    if a.generate_only {
         return Ok(None);
-    };
+    }
     let parallelism = a
         .parallelism
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
-    let (wall, peak_rss, code) = run_shadow(&shadow_bin, &config, &out, parallelism).await?;
+    let (wall, peak_rss, code) = run_shadow(&programs.shadow, &config, &out, parallelism).await?;
     let results = report::summarize(&out.join("shadow.data").join("hosts"), params.peers)?;
     let sim = json!({
         "params": {

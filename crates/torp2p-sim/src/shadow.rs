@@ -1,9 +1,9 @@
 //! Writes a [`Plan`] as a Shadow simulation: `shadow.yaml`, `graph.gml`, and per host a
 //! directory in `shadow.data.template/hosts/` with its torrc and keys, which Shadow copies into
-//! `shadow.data/hosts/` when the simulation starts.
+//! `shadow.data/hosts/` when the simulation starts. The authorities' keys come from a first,
+//! short simulation (`keygen/`, see the `keys` module).
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use torp2p_addr::OnionSocketAddr;
@@ -12,7 +12,7 @@ use crate::plan::{Host, Plan, Role};
 
 /// tor's ports on every host (each host has an address of its own).
 const OR_PORT: u16 = 9001;
-const DIR_PORT: u16 = 9030;
+pub(crate) const DIR_PORT: u16 = 9030;
 /// A peer's tor: its SOCKS and control ports, on 127.0.0.1 (Shadow has no unix socket paths).
 pub(crate) const SOCKS_PORT: u16 = 9050;
 pub(crate) const CONTROL_PORT: u16 = 9051;
@@ -22,13 +22,19 @@ pub(crate) const RAW_PORT: u16 = 5001;
 /// Consensus every minute (the live network: every hour), so that a simulated hour sees
 /// many; the first ones come faster.
 const VOTING_INTERVAL_S: u64 = 60;
-/// When peers start: after the first consensus with every relay in it.
-pub(crate) const PEERS_START_S: u64 = 60;
+/// When peers start: after two consensuses at the full interval. The consensuses before (at
+/// 20, 40 and 60 s) may have only one guard, or none: relays that started a few seconds
+/// before their first vote are not yet in them. Measured: a peer started at 60 s on a 4-relay
+/// network found one guard, built guard-middle-guard paths, which the guard refused, and
+/// took 68 s to bootstrap.
+pub(crate) const PEERS_START_S: u64 = 150;
 
 /// The programs a simulation runs.
 #[derive(Debug, Clone)]
 pub(crate) struct Programs {
+    pub(crate) shadow: PathBuf,
     pub(crate) tor: PathBuf,
+    pub(crate) gencert: PathBuf,
     /// This binary, for `torp2p-sim peer`.
     pub(crate) sim: PathBuf,
 }
@@ -37,31 +43,50 @@ pub(crate) struct Programs {
 pub(crate) async fn write(plan: &Plan, programs: &Programs, dir: &Path) -> Result<(), String> {
     let hosts_dir = dir.join("shadow.data.template").join("hosts");
     mkdir(&hosts_dir)?;
-    // Authorities' keys, made by tor's own tools before the simulation (their certificates
-    // say 2026, the simulated clock 2000: tor accepts a certificate published in the future).
-    let mut authorities = Vec::new();
-    for h in plan.hosts(Role::Authority) {
-        let data = hosts_dir.join(&h.name).join("tor");
-        let dir_addr = SocketAddr::from((h.ip, DIR_PORT));
-        let v3ident = torp2p_daemon::keygen::create_authority_keys(
-            Some(&programs.tor),
-            &data.join("keys"),
-            dir_addr,
-        )
-        .await
-        .map_err(|e| format!("{}: cannot make its authority keys: {e}", h.name))?;
-        let fingerprint = torp2p_daemon::keygen::relay_fingerprint(Some(&programs.tor), &data)
-            .await
-            .map_err(|e| format!("{}: cannot make its relay keys: {e}", h.name))?;
-        authorities.push(format!(
-            "DirAuthority {} orport={OR_PORT} no-v2 v3ident={v3ident} {dir_addr} {fingerprint}",
-            h.name
+    let ids = crate::keys::make(plan, programs, &dir.join("keygen"), &hosts_dir).await?;
+    let relays: Vec<(&Host, &crate::keys::Ids)> = plan
+        .hosts
+        .iter()
+        .filter(|h| h.role != Role::Peer)
+        .zip(&ids)
+        .collect();
+    let mut common: Vec<String> = relays
+        .iter()
+        .filter_map(|(h, id)| {
+            let v3 = id.v3ident.as_ref()?;
+            Some(format!(
+                "DirAuthority {} orport={OR_PORT} no-v2 v3ident={v3} {}:{DIR_PORT} {}",
+                h.name, h.ip, id.fingerprint
+            ))
+        })
+        .collect();
+    // The Guard flag for the relays only, as in torp2p-testnet: with every node a guard, the
+    // first consensus made the authority the only guard, and circuits through it failed for a
+    // minute.
+    let guards: Vec<String> = relays
+        .iter()
+        .filter(|(h, _)| h.role == Role::Relay)
+        .map(|(_, id)| format!("${}", id.fingerprint))
+        .collect();
+    common.push(format!("TestingDirAuthVoteGuard {}", guards.join(",")));
+    common.push("TestingDirAuthVoteGuardIsStrict 1".into());
+    // Consensus weights as a bandwidth authority would measure them: each relay's bandwidth
+    // (kB/s), dated at the simulation's start.
+    let mut bw = format!("{}\n", crate::peer::SIMULATION_EPOCH_S);
+    for (h, id) in &relays {
+        bw.push_str(&format!(
+            "node_id=${} bw={}\n",
+            id.fingerprint,
+            u64::from(h.bandwidth.1) * 125
         ));
+    }
+    for h in plan.hosts(Role::Authority) {
+        write_file(&hosts_dir.join(&h.name).join("bandwidth"), &bw)?;
     }
     for h in &plan.hosts {
         let host_dir = hosts_dir.join(&h.name);
         mkdir(&host_dir)?;
-        write_file(&host_dir.join("torrc"), &torrc(h, &authorities))?;
+        write_file(&host_dir.join("torrc"), &torrc(h, &common))?;
         write_file(&host_dir.join("torrc-defaults"), "")?;
         if h.role == Role::Peer {
             let (key, raw) = &plan.keys[h.index];
@@ -75,12 +100,11 @@ pub(crate) async fn write(plan: &Plan, programs: &Programs, dir: &Path) -> Resul
     write_file(&dir.join("shadow.yaml"), &yaml(plan, programs)?)
 }
 
-fn torrc(h: &Host, authorities: &[String]) -> String {
+fn torrc(h: &Host, common: &[String]) -> String {
     let mut lines: Vec<String> = vec![
         "DataDirectory tor".into(),
         "TestingTorNetwork 1".into(),
-        // Every relay may be a guard and an HSDir, as in torp2p-testnet.
-        "TestingDirAuthVoteGuard *".into(),
+        // Every relay may be an HSDir, as in torp2p-testnet.
         "TestingDirAuthVoteHSDir *".into(),
         "PathsNeededToBuildCircuits 0.67".into(),
         "V3AuthNIntervalsValid 2".into(),
@@ -91,14 +115,18 @@ fn torrc(h: &Host, authorities: &[String]) -> String {
         "NumCPUs 1".into(),
         "Log notice stdout".into(),
     ];
-    lines.extend(authorities.iter().cloned());
+    lines.extend(common.iter().cloned());
     match h.role {
         Role::Authority | Role::Relay => {
             let bytes = u64::from(h.bandwidth.1) * 125_000;
             lines.extend([
                 format!("Nickname {}", h.name),
                 format!("Address {}", h.ip),
-                format!("ORPort {OR_PORT}"),
+                // On the host's address: a bare port would also bind IPv6, which Shadow lacks.
+                format!("ORPort {}:{OR_PORT}", h.ip),
+                // No SOCKS port: a relay needs none, and tor's default (127.0.0.1:9050) beside
+                // an ORPort on 0.0.0.0 fails to bind under Shadow.
+                "SocksPort 0".into(),
                 "AssumeReachable 1".into(),
                 "ExitRelay 0".into(),
                 "ExitPolicy reject *:*".into(),
@@ -107,7 +135,7 @@ fn torrc(h: &Host, authorities: &[String]) -> String {
             ]);
             if h.role == Role::Authority {
                 lines.extend([
-                    format!("DirPort {DIR_PORT}"),
+                    format!("DirPort {}:{DIR_PORT}", h.ip),
                     "AuthoritativeDirectory 1".into(),
                     "V3AuthoritativeDirectory 1".into(),
                     "TestingV3AuthInitialVotingInterval 20".into(),
@@ -117,6 +145,7 @@ fn torrc(h: &Host, authorities: &[String]) -> String {
                     "V3AuthVoteDelay 5".into(),
                     "V3AuthDistDelay 5".into(),
                     "AuthDirVoteStableGuaranteeMinUptime 0".into(),
+                    "V3BandwidthsFile bandwidth".into(),
                 ]);
             }
         }
@@ -248,7 +277,7 @@ fn dial_arg(plan: &Plan, target: usize, raw_first: bool) -> Result<String, Strin
     Ok(format!("{target},{raw_addr},{addr}/p2p/{peer},{first}"))
 }
 
-fn path_str(p: &Path) -> Result<String, String> {
+pub(crate) fn path_str(p: &Path) -> Result<String, String> {
     let s = p
         .to_str()
         .ok_or_else(|| format!("{}: not UTF-8", p.display()))?;
@@ -260,12 +289,31 @@ fn path_str(p: &Path) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-fn mkdir(dir: &Path) -> Result<(), String> {
+pub(crate) fn mkdir(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
 }
 
-fn write_file(path: &Path, text: &str) -> Result<(), String> {
+pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Copies the files of `from` into `to`, subdirectories included, keeping their modes (keys
+/// stay 0600).
+pub(crate) fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    mkdir(to)?;
+    let entries =
+        std::fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    for e in entries {
+        let e = e.map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if src.is_dir() {
+            copy_dir(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst)
+                .map_err(|e| format!("cannot copy {} to {}: {e}", src.display(), dst.display()))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -290,7 +338,9 @@ mod tests {
 
     fn programs() -> Programs {
         Programs {
+            shadow: "/opt/shadow/bin/shadow".into(),
             tor: "/usr/sbin/tor".into(),
+            gencert: "/usr/bin/tor-gencert".into(),
             sim: "/work/target/torp2p-sim".into(),
         }
     }
