@@ -75,7 +75,8 @@ struct RunArgs {
     /// Shadow's worker threads (default: the machine's cores)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     parallelism: Option<u32>,
-    /// only write the configuration, do not run it
+    /// only write the configuration, do not run it (Shadow is still needed: the keys of
+    /// the authorities and relays are made in a short simulation)
     #[arg(long)]
     generate_only: bool,
     /// run the small checked-in configuration twice (smoke/smoke.json): its expected outcome
