@@ -16,6 +16,7 @@
 
 mod graph;
 mod keys;
+mod mesh;
 mod peer;
 mod plan;
 mod report;

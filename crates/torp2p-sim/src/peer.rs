@@ -80,14 +80,14 @@ pub(crate) struct Args {
 }
 
 /// Seconds since the simulation began (the simulated clock).
-fn now_s() -> f64 {
+pub(crate) fn now_s() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64() - SIMULATION_EPOCH_S as f64)
         .unwrap_or(0.0)
 }
 
-fn emit(mut v: Value) {
+pub(crate) fn emit(mut v: Value) {
     use std::io::Write as _;
     v["t"] = json!((now_s() * 1000.0).round() / 1000.0);
     let _ = writeln!(std::io::stdout(), "{v}");
@@ -497,7 +497,7 @@ async fn echo_bytes(mut s: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + U
 
 /// Attaches to the host's tor, polling until its control port answers (both start at about
 /// the same simulated second).
-async fn attach(control: SocketAddr) -> Result<Tor, String> {
+pub(crate) async fn attach(control: SocketAddr) -> Result<Tor, String> {
     let mut last = String::new();
     for _ in 0..120 {
         let config = AttachConfig::new(LocalAddr::Tcp(control))

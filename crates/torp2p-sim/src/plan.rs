@@ -29,7 +29,25 @@ pub(crate) struct Params {
     pub(crate) dial_timeout_s: u64,
     /// Churn: this fraction (per mille) of the relays, and of the peers, leave and come back.
     pub(crate) churn_permille: u32,
+    /// What the peers do.
+    pub(crate) workload: Workload,
+    /// Mesh workload: gossipsub messages, one every [`MESSAGE_EVERY_S`].
+    pub(crate) messages: usize,
 }
+
+/// What the peers do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Workload {
+    /// Each peer dials `dials` others, raw and with torp2p, and pings.
+    Ping,
+    /// A gossipsub and Kademlia mesh of all peers; messages from random peers.
+    Mesh,
+}
+
+/// Mesh workload: seconds from joining to the first message, between messages, and from the
+/// last message to the end.
+pub(crate) const MESH_SETTLE_S: u64 = 120;
+pub(crate) const MESSAGE_EVERY_S: u64 = 10;
 
 impl Params {
     /// Directory authorities: 3 from 20 relays on (the live network has 9), else 1.
@@ -39,7 +57,12 @@ impl Params {
 
     /// The simulated second at which the simulation stops: every dial has had its timeout.
     pub(crate) fn stop_s(&self) -> u64 {
-        self.dial_at_s + (2 * self.dials as u64 + 1) * self.dial_timeout_s
+        match self.workload {
+            Workload::Ping => self.dial_at_s + (2 * self.dials as u64 + 1) * self.dial_timeout_s,
+            Workload::Mesh => {
+                self.dial_at_s + 2 * MESH_SETTLE_S + self.messages as u64 * MESSAGE_EVERY_S
+            }
+        }
     }
 }
 
@@ -85,6 +108,10 @@ pub(crate) struct Plan {
     pub(crate) keys: Vec<(OnionKey, OnionKey)>,
     /// Per peer: whom it dials.
     pub(crate) dials: Vec<Vec<Dial>>,
+    /// Mesh workload, per peer: the peers it joins through.
+    pub(crate) bootstrap: Vec<Vec<usize>>,
+    /// Mesh workload: (publisher, simulated second, message number), in time order.
+    pub(crate) publish: Vec<(usize, u64, u32)>,
 }
 
 /// Relay bandwidths in Mbit/s and how many relays of 20 get each: a coarse picture of the
@@ -181,11 +208,27 @@ impl Plan {
                     .collect()
             })
             .collect();
+        let bootstrap = (0..params.peers)
+            .map(|i| {
+                let mut others: Vec<usize> = (0..params.peers).filter(|&j| j != i).collect();
+                (0..others.len().min(2))
+                    .map(|_| others.swap_remove(rng.below(others.len() as u64) as usize))
+                    .collect()
+            })
+            .collect();
+        let publish = (0..params.messages)
+            .map(|k| {
+                let at = params.dial_at_s + MESH_SETTLE_S + k as u64 * MESSAGE_EVERY_S;
+                (rng.below(params.peers as u64) as usize, at, k as u32)
+            })
+            .collect();
         Ok(Self {
             params,
             hosts,
             keys,
             dials,
+            bootstrap,
+            publish,
         })
     }
 
@@ -276,6 +319,8 @@ mod tests {
             dial_at_s: 300,
             dial_timeout_s: 120,
             churn_permille: 0,
+            workload: Workload::Ping,
+            messages: 20,
         }
     }
 
@@ -289,6 +334,14 @@ mod tests {
         })
         .unwrap();
         assert_eq!(a.dials, b.dials);
+        assert_eq!((&a.bootstrap, &a.publish), (&b.bootstrap, &b.publish));
+        assert_eq!(a.publish.len(), 20);
+        assert!(
+            a.bootstrap
+                .iter()
+                .enumerate()
+                .all(|(i, b)| b.len() == 2 && !b.contains(&i))
+        );
         assert_eq!(a.keys, b.keys);
         assert_ne!(a.dials, c.dials);
         assert_ne!(a.keys, c.keys);

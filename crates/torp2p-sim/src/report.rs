@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use crate::plan::{Plan, Role, Workload};
 use crate::shadow::PEERS_START_S;
 
 /// Width of the time bins of the success-over-time series, in simulated seconds.
@@ -22,7 +23,9 @@ struct Dial {
 }
 
 /// What the peers' output says, summed up (the `results` of `sim.json`).
-pub(crate) fn summarize(hosts_dir: &Path, peers: usize) -> Result<Value, String> {
+pub(crate) fn summarize(hosts_dir: &Path, plan: &Plan) -> Result<Value, String> {
+    let peers = plan.params.peers;
+    let mut mesh = Mesh::default();
     let mut bootstrap = Vec::new();
     let mut published: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut dials = Vec::new();
@@ -69,6 +72,21 @@ pub(crate) fn summarize(hosts_dir: &Path, peers: usize) -> Result<Value, String>
                 }),
                 Some("dials_done") => peers_done += 1,
                 Some("error") => errors.push(format!("{host}: {}", v["message"])),
+                Some("mesh") => {
+                    let target = (peers - 1).min(MESH_D_LOW);
+                    if v["mesh"].as_u64().unwrap_or(0) as usize >= target
+                        && !mesh.formed.iter().any(|(p, _)| *p == i)
+                    {
+                        mesh.formed.push((i, t - plan.params.dial_at_s as f64));
+                    }
+                }
+                Some("sent") => mesh.sent.push((v["msg"].as_u64().unwrap_or(0), i, t)),
+                Some("send_failed") => mesh.send_failed += 1,
+                Some("gossip") => {
+                    mesh.received.push(v["msg"].as_u64().unwrap_or(0));
+                    mesh.latency_ms.extend(v["latency_ms"].as_f64());
+                }
+                Some("conn") => mesh.conns.push((t, v["ok"] == json!(true))),
                 _ => {}
             }
         }
@@ -111,7 +129,9 @@ pub(crate) fn summarize(hosts_dir: &Path, peers: usize) -> Result<Value, String>
         "rtt_p50": ratio("rtt_ms", "p50"),
         "rtt_p99": ratio("rtt_ms", "p99"),
     });
+    let mesh = (plan.params.workload == Workload::Mesh).then(|| mesh.summary(plan));
     Ok(json!({
+        "mesh": mesh,
         "peers_reporting_done": peers_done,
         "bootstrap_s": quantiles(&bootstrap),
         "raw": kinds["raw"],
@@ -119,6 +139,75 @@ pub(crate) fn summarize(hosts_dir: &Path, peers: usize) -> Result<Value, String>
         "torp2p_over_raw": ratios,
         "errors": errors,
     }))
+}
+
+/// gossipsub's D_low: a peer's mesh counts as formed with this many mesh peers (or all others).
+const MESH_D_LOW: usize = 5;
+
+/// What the mesh workload's peers reported.
+#[derive(Debug, Default)]
+struct Mesh {
+    /// (peer, simulated seconds from joining to a formed mesh)
+    formed: Vec<(usize, f64)>,
+    /// (message, publisher, simulated second)
+    sent: Vec<(u64, usize, f64)>,
+    send_failed: usize,
+    /// message numbers, once per receiver
+    received: Vec<u64>,
+    latency_ms: Vec<f64>,
+    /// (simulated second, succeeded) of every outbound connection attempt
+    conns: Vec<(f64, bool)>,
+}
+
+impl Mesh {
+    fn summary(&self, plan: &Plan) -> Value {
+        // Who was up when a message was sent: not a churned peer between leaving and coming
+        // back (plus a minute to bootstrap and rejoin).
+        let up = |peer: usize, t: f64| {
+            plan.hosts(Role::Peer)
+                .find(|h| h.index == peer)
+                .and_then(|h| h.churn)
+                .is_none_or(|(leave, back)| t < leave as f64 || t > back as f64 + 60.0)
+        };
+        let mut expected = 0;
+        let mut delivered = 0;
+        let mut worst: Option<f64> = None;
+        for (msg, publisher, t) in &self.sent {
+            let want = (0..plan.params.peers)
+                .filter(|&p| p != *publisher && up(p, *t))
+                .count();
+            let got = self.received.iter().filter(|m| *m == msg).count().min(want);
+            expected += want;
+            delivered += got;
+            if want > 0 {
+                let share = got as f64 / want as f64;
+                worst = Some(worst.map_or(share, |w: f64| w.min(share)));
+            }
+        }
+        let mut bins: BTreeMap<u64, (usize, usize)> = BTreeMap::new();
+        for (t, ok) in &self.conns {
+            let e = bins
+                .entry((t / BIN_S).floor() as u64 * BIN_S as u64)
+                .or_default();
+            e.0 += 1;
+            e.1 += usize::from(*ok);
+        }
+        let formed: Vec<f64> = self.formed.iter().map(|(_, s)| *s).collect();
+        json!({
+            "formed_peers": self.formed.len(),
+            "formed_s": quantiles(&formed),
+            "messages_sent": self.sent.len(),
+            "messages_not_sent": self.send_failed,
+            "delivered": delivered,
+            "expected": expected,
+            "delivery": (expected > 0).then(|| (delivered as f64 / expected as f64 * 1000.0).round() / 1000.0),
+            "worst_message_delivery": worst.map(|w| (w * 1000.0).round() / 1000.0),
+            "propagation_ms": quantiles(&self.latency_ms),
+            "connections_over_time": Value::Array(
+                bins.into_iter().map(|(b, (n, ok))| json!([b, n, ok])).collect()
+            ),
+        })
+    }
 }
 
 /// The lines `torp2p-sim peer` printed on `host_dir` (each run's own file, in start order).
@@ -225,6 +314,15 @@ pub(crate) fn text(results: &Value) -> String {
         f(&r["rtt_p50"]),
         f(&r["rtt_p99"])
     ));
+    let m = &results["mesh"];
+    if !m.is_null() {
+        out.push_str(&format!(
+            "mesh: formed at {} of {} peers (s after joining: p50 {} max {}); messages sent {} (not sent {}); delivered {} of {} ({}; worst message {}); propagation ms p50 {} p90 {} p99 {}\n",
+            m["formed_peers"], results["bootstrap_s"]["n"], f(&m["formed_s"]["p50"]), f(&m["formed_s"]["max"]),
+            m["messages_sent"], m["messages_not_sent"], m["delivered"], m["expected"], f(&m["delivery"]),
+            f(&m["worst_message_delivery"]), f(&m["propagation_ms"]["p50"]), f(&m["propagation_ms"]["p90"]), f(&m["propagation_ms"]["p99"])
+        ));
+    }
     if let Some(errors) = results["errors"].as_array().filter(|e| !e.is_empty()) {
         out.push_str(&format!("errors reported by peers: {}\n", errors.len()));
     }
@@ -253,15 +351,15 @@ mod tests {
         let hosts = dir.path().join("hosts");
         for (i, lines) in [
             vec![
-                r#"{"event":"bootstrapped","t":70.0}"#,
-                r#"{"event":"published","kind":"raw","t":75.0}"#,
-                r#"{"event":"published","kind":"torp2p","t":76.0}"#,
+                r#"{"event":"bootstrapped","t":160.0}"#,
+                r#"{"event":"published","kind":"raw","t":165.0}"#,
+                r#"{"event":"published","kind":"torp2p","t":166.0}"#,
                 r#"{"event":"dial","kind":"raw","target":1,"start":300.0,"connect_s":2.0,"rtt_ms":[400.0,410.0],"t":303.0}"#,
                 r#"{"event":"dial","kind":"torp2p","target":1,"start":303.0,"connect_s":3.0,"rtt_ms":[420.0,430.0],"t":307.0}"#,
                 r#"{"event":"dials_done","t":307.0}"#,
             ],
             vec![
-                r#"{"event":"bootstrapped","t":72.0}"#,
+                r#"{"event":"bootstrapped","t":162.0}"#,
                 r#"{"event":"dial_failed","kind":"torp2p","target":0,"start":301.0,"after_s":1.0,"reason":"DescriptorNotFound","error":"x","t":302.0}"#,
                 r#"{"event":"dial","kind":"raw","target":0,"start":302.0,"connect_s":4.0,"rtt_ms":[500.0],"t":306.0}"#,
             ],
@@ -273,7 +371,7 @@ mod tests {
             std::fs::create_dir_all(&d).unwrap();
             std::fs::write(d.join("torp2p-sim.1000.stdout"), lines.join("\n")).unwrap();
         }
-        let r = summarize(&hosts, 2).unwrap();
+        let r = summarize(&hosts, &plan(2)).unwrap();
         assert_eq!(r["raw"]["attempted"], 2);
         assert_eq!(r["raw"]["succeeded"], 2);
         assert_eq!(r["torp2p"]["attempted"], 2);
@@ -286,10 +384,64 @@ mod tests {
         assert_eq!(r["peers_reporting_done"], 1);
         assert_eq!(r["torp2p_over_raw"]["connect_p50"].as_f64(), Some(1.5));
         assert!(text(&r).contains("torp2p / raw"));
-        let e = summarize(&hosts, 3).unwrap_err();
+        let e = summarize(&hosts, &plan(3)).unwrap_err();
         assert!(e.contains("peer2"), "{e}");
         std::fs::write(hosts.join("peer1/torp2p-sim.1001.stdout"), "not json").unwrap();
-        let e = summarize(&hosts, 2).unwrap_err();
+        let e = summarize(&hosts, &plan(2)).unwrap_err();
         assert!(e.contains("peer1") && e.contains("not JSON"), "{e}");
+    }
+
+    fn plan(peers: usize) -> Plan {
+        Plan::new(crate::plan::Params {
+            relays: 4,
+            peers,
+            seed: 1,
+            dials: 1,
+            pings: 2,
+            ping_interval_s: 1,
+            dial_at_s: 300,
+            dial_timeout_s: 120,
+            churn_permille: 0,
+            workload: Workload::Mesh,
+            messages: 2,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_mesh_is_summed_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let hosts = dir.path().join("hosts");
+        for (i, lines) in [
+            vec![
+                r#"{"event":"mesh","mesh":1,"connected":1,"t":310.0}"#,
+                r#"{"event":"sent","msg":0,"t":420.0}"#,
+                r#"{"event":"conn","ok":true,"t":301.0}"#,
+            ],
+            vec![
+                r#"{"event":"mesh","mesh":1,"connected":1,"t":320.0}"#,
+                r#"{"event":"gossip","msg":0,"latency_ms":400.0,"t":420.4}"#,
+                r#"{"event":"sent","msg":1,"t":430.0}"#,
+                r#"{"event":"conn","ok":false,"reason":"Timeout","t":302.0}"#,
+            ],
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let d = hosts.join(format!("peer{i}"));
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("torp2p-sim.1000.stdout"), lines.join("\n")).unwrap();
+        }
+        let r = summarize(&hosts, &plan(2)).unwrap();
+        let m = &r["mesh"];
+        assert_eq!(m["formed_peers"], 2);
+        assert_eq!(m["formed_s"]["max"].as_f64(), Some(20.0));
+        assert_eq!(
+            (m["delivered"].clone(), m["expected"].clone()),
+            (json!(1), json!(2))
+        );
+        assert_eq!(m["worst_message_delivery"].as_f64(), Some(0.0));
+        assert_eq!(m["propagation_ms"]["p50"].as_f64(), Some(400.0));
+        assert_eq!(m["connections_over_time"], json!([[300, 2, 1]]));
     }
 }

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::peer::{self, Target};
-use crate::plan::{Params, Plan};
+use crate::plan::{Params, Plan, Workload};
 use crate::report;
 use crate::shadow::{self, Programs};
 
@@ -36,6 +36,9 @@ enum What {
     /// The program on a simulated peer host (Shadow starts it; not for people)
     #[command(hide = true)]
     Peer(PeerArgs),
+    /// The mesh workload's program on a simulated peer host (Shadow starts it)
+    #[command(hide = true)]
+    Mesh(MeshArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -49,6 +52,13 @@ struct RunArgs {
     /// Shadow's seed and that of every choice (regions, keys, who dials whom)
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// what the peers do: ping (each dials --dials others, raw and with torp2p) or mesh
+    /// (gossipsub and Kademlia among all peers, --messages from random peers)
+    #[arg(long, value_enum, default_value_t = Workload::Ping)]
+    workload: Workload,
+    /// mesh workload: gossipsub messages, one every 10 simulated seconds
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    messages: u32,
     /// distinct peers each peer dials, once raw and once with torp2p
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1_000))]
     dials: u32,
@@ -83,6 +93,20 @@ struct RunArgs {
     /// must hold and both runs must give the same results; the other sizes are ignored
     #[arg(long)]
     smoke: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct MeshArgs {
+    #[arg(long)]
+    control: SocketAddr,
+    #[arg(long)]
+    key: PathBuf,
+    #[arg(long)]
+    start_at: u64,
+    #[arg(long)]
+    bootstrap: Vec<libp2p_core::Multiaddr>,
+    #[arg(long)]
+    publish: Vec<crate::mesh::Publish>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -123,7 +147,7 @@ impl Command {
     }
 
     pub(crate) fn is_peer(&self) -> bool {
-        matches!(self.what, What::Peer(_))
+        matches!(self.what, What::Peer(_) | What::Mesh(_))
     }
 
     pub(crate) async fn run(&self) -> Result<(), String> {
@@ -141,6 +165,16 @@ impl Command {
                 })
                 .await
             }
+            What::Mesh(a) => {
+                crate::mesh::run(crate::mesh::Args {
+                    control: a.control,
+                    key: a.key.clone(),
+                    start_at: a.start_at,
+                    bootstrap: a.bootstrap.clone(),
+                    publish: a.publish.clone(),
+                })
+                .await
+            }
             What::Run(a) if a.smoke => smoke(a).await,
             What::Run(a) => {
                 let params = Params {
@@ -153,9 +187,14 @@ impl Command {
                     dial_at_s: dial_at(a.relays as usize),
                     dial_timeout_s: a.dial_timeout,
                     churn_permille: (a.churn * 1000.0).round() as u32,
+                    workload: a.workload,
+                    messages: a.messages as usize,
                 };
                 let out = a.out.clone().unwrap_or_else(|| {
                     let mut name = format!("r{}-n{}-s{}", a.relays, a.peers, a.seed);
+                    if a.workload == Workload::Mesh {
+                        name.push_str("-mesh");
+                    }
                     if a.churn > 0.0 {
                         name.push_str(&format!("-churn{}", a.churn));
                     }
@@ -242,12 +281,14 @@ async fn simulate(a: &RunArgs, params: Params, out: &Path) -> Result<Option<Valu
         .parallelism
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
     let (wall, peak_rss, code) = run_shadow(&programs.shadow, &config, &out, parallelism).await?;
-    let results = report::summarize(&out.join("shadow.data").join("hosts"), params.peers)?;
+    let results = report::summarize(&out.join("shadow.data").join("hosts"), &plan)?;
     let sim = json!({
         "params": {
             "relays": params.relays, "authorities": params.authorities(), "peers": params.peers,
             "seed": params.seed, "dials": params.dials, "pings": params.pings,
             "churn": f64::from(params.churn_permille) / 1000.0,
+            "workload": format!("{:?}", params.workload).to_lowercase(),
+            "messages": params.messages,
             "dial_at_s": params.dial_at_s, "dial_timeout_s": params.dial_timeout_s,
             "stop_s": params.stop_s(),
         },
@@ -427,6 +468,8 @@ fn smoke_params(p: &Value) -> Result<Params, String> {
         dial_at_s: n("dial_at_s")?,
         dial_timeout_s: n("dial_timeout_s")?,
         churn_permille: 0,
+        workload: Workload::Ping,
+        messages: 0,
     })
 }
 

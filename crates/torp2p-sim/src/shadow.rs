@@ -230,6 +230,38 @@ fn yaml(plan: &Plan, programs: &Programs) -> Result<String, String> {
                     .join(", ")
             ))
         };
+        let mesh_args = || -> Result<String, String> {
+            let mut args = vec![
+                "mesh".to_string(),
+                "--control".into(),
+                format!("127.0.0.1:{CONTROL_PORT}"),
+                "--key".into(),
+                "peer.key".into(),
+                "--start-at".into(),
+                p.dial_at_s.to_string(),
+            ];
+            for &j in &plan.bootstrap[h.index] {
+                let key = &plan.keys[j].0;
+                let peer = torp2p_transport::identity_from_key(key)
+                    .public()
+                    .to_peer_id();
+                let addr =
+                    torp2p_transport::listen_addr(key, TORP2P_PORT).map_err(|e| e.to_string())?;
+                args.extend(["--bootstrap".into(), format!("{addr}/p2p/{peer}")]);
+            }
+            for (publisher, at, n) in &plan.publish {
+                if *publisher == h.index {
+                    args.extend(["--publish".into(), format!("{at}:{n}")]);
+                }
+            }
+            Ok(format!(
+                "[{}]",
+                args.iter()
+                    .map(|a| format!("\"{a}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        };
         // (start, stop) of each run of the host's processes: one, or two with churn.
         let runs = match h.churn {
             None => vec![(start, None)],
@@ -254,7 +286,10 @@ fn yaml(plan: &Plan, programs: &Programs) -> Result<String, String> {
                 let _ = writeln!(
                     y,
                     "    - path: {sim}\n      args: {}\n      environment: {{ RUST_LOG: \"warn\" }}\n      start_time: {}s",
-                    peer_args(n > 0)?,
+                    match p.workload {
+                        crate::plan::Workload::Ping => peer_args(n > 0)?,
+                        crate::plan::Workload::Mesh => mesh_args()?,
+                    },
                     from + 1
                 );
                 end(&mut y);
@@ -332,6 +367,8 @@ mod tests {
             dial_at_s: 240,
             dial_timeout_s: 120,
             churn_permille,
+            workload: crate::plan::Workload::Ping,
+            messages: 0,
         })
         .unwrap()
     }
@@ -373,6 +410,19 @@ mod tests {
         assert_eq!(y.matches("shutdown_signal: SIGKILL").count(), 5 + 3 * 2);
         assert_eq!(y.matches("- path: /work/target/torp2p-sim").count(), 6);
         assert_eq!(y.matches("\"--dial\"").count(), 3 * 2);
+    }
+
+    #[test]
+    fn mesh_peers_join_through_their_bootstrap_peers_and_publish_their_messages() {
+        let mut params = plan(0).params;
+        params.workload = crate::plan::Workload::Mesh;
+        params.messages = 4;
+        let p = Plan::new(params).unwrap();
+        let y = yaml(&p, &programs()).unwrap();
+        assert_eq!(y.matches("[\"mesh\"").count(), 3);
+        assert_eq!(y.matches("\"--bootstrap\"").count(), 3 * 2);
+        assert_eq!(y.matches("\"--publish\"").count(), 4);
+        assert!(!y.contains("\"--dial\""));
     }
 
     #[test]
