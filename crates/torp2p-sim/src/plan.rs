@@ -137,7 +137,8 @@ impl Plan {
                 params.relays
             ));
         }
-        if params.dials == 0 || params.dials >= params.peers {
+        let ping = params.workload == Workload::Ping;
+        if ping && (params.dials == 0 || params.dials >= params.peers) {
             return Err(format!(
                 "--dials {}: each peer dials between 1 and {} other peers (--peers {} - 1)",
                 params.dials,
@@ -197,7 +198,7 @@ impl Plan {
         let dials = (0..params.peers)
             .map(|i| {
                 let mut others: Vec<usize> = (0..params.peers).filter(|&j| j != i).collect();
-                (0..params.dials)
+                (0..if ping { params.dials } else { 0 })
                     .map(|k| {
                         let pos = rng.below(others.len() as u64) as usize;
                         Dial {
