@@ -26,6 +26,7 @@ struct Dial {
 pub(crate) fn summarize(hosts_dir: &Path, plan: &Plan) -> Result<Value, String> {
     let peers = plan.params.peers;
     let mut mesh = Mesh::default();
+    let mut republished = Vec::new();
     let mut bootstrap = Vec::new();
     let mut published: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut dials = Vec::new();
@@ -35,6 +36,7 @@ pub(crate) fn summarize(hosts_dir: &Path, plan: &Plan) -> Result<Value, String> 
         let host = format!("peer{i}");
         let lines = peer_output(&hosts_dir.join(&host))?;
         let mut boot_t = None;
+        let mut published_kinds: Vec<String> = Vec::new();
         for (line_no, line) in lines.iter().enumerate() {
             let v: Value = serde_json::from_str(line)
                 .map_err(|e| format!("{host}: line {}: not JSON ({e}): {line}", line_no + 1))?;
@@ -46,13 +48,21 @@ pub(crate) fn summarize(hosts_dir: &Path, plan: &Plan) -> Result<Value, String> 
                         bootstrap.push(t - PEERS_START_S as f64);
                     }
                     boot_t = Some(t);
+                    published_kinds.clear();
                 }
                 Some("published") => {
                     let kind = if v["kind"] == "raw" { "raw" } else { "torp2p" };
-                    published
-                        .entry(kind)
-                        .or_default()
-                        .push(t - boot_t.unwrap_or(t));
+                    if published_kinds.iter().any(|k| k == kind) {
+                        // The transport published its address again after it had lost it
+                        // (its reachability watch): the self-healing at work.
+                        republished.push(t);
+                    } else {
+                        published_kinds.push(kind.into());
+                        published
+                            .entry(kind)
+                            .or_default()
+                            .push(t - boot_t.unwrap_or(t));
+                    }
                 }
                 Some("dial") => dials.push(Dial {
                     kind: v["kind"].as_str().unwrap_or("?").into(),
@@ -133,6 +143,7 @@ pub(crate) fn summarize(hosts_dir: &Path, plan: &Plan) -> Result<Value, String> 
     Ok(json!({
         "mesh": mesh,
         "peers_reporting_done": peers_done,
+        "torp2p_republished_at": republished,
         "bootstrap_s": quantiles(&bootstrap),
         "raw": kinds["raw"],
         "torp2p": kinds["torp2p"],
@@ -354,6 +365,7 @@ mod tests {
                 r#"{"event":"bootstrapped","t":160.0}"#,
                 r#"{"event":"published","kind":"raw","t":165.0}"#,
                 r#"{"event":"published","kind":"torp2p","t":166.0}"#,
+                r#"{"event":"published","kind":"torp2p","t":500.0}"#,
                 r#"{"event":"dial","kind":"raw","target":1,"start":300.0,"connect_s":2.0,"rtt_ms":[400.0,410.0],"t":303.0}"#,
                 r#"{"event":"dial","kind":"torp2p","target":1,"start":303.0,"connect_s":3.0,"rtt_ms":[420.0,430.0],"t":307.0}"#,
                 r#"{"event":"dials_done","t":307.0}"#,
@@ -382,6 +394,8 @@ mod tests {
         assert_eq!(r["raw"]["connect_s"]["max"].as_f64(), Some(4.0));
         assert_eq!(r["torp2p"]["success_over_time"], json!([[300, 2, 1]]));
         assert_eq!(r["peers_reporting_done"], 1);
+        assert_eq!(r["torp2p_republished_at"], json!([500.0]));
+        assert_eq!(r["torp2p"]["published_s"]["n"], 1);
         assert_eq!(r["torp2p_over_raw"]["connect_p50"].as_f64(), Some(1.5));
         assert!(text(&r).contains("torp2p / raw"));
         let e = summarize(&hosts, &plan(3)).unwrap_err();
