@@ -21,7 +21,7 @@ use serde_json::json;
 use torp2p_daemon::{ListenTarget, OnionKey};
 use torp2p_transport as tor;
 
-use crate::peer::{attach, emit, now_s};
+use crate::peer::{attach, emit, libp2p_reason, now_s};
 use crate::shadow::TORP2P_PORT;
 
 const TOPIC: &str = "/torp2p-sim/mesh";
@@ -202,8 +202,9 @@ pub(crate) async fn run(args: Args) -> Result<(), String> {
                 }
                 SwarmEvent::OutgoingConnectionError { error, .. } => {
                     let reason = tor::Error::dial_failure_in(&error)
-                        .map_or_else(|| "Other".to_string(), |f| format!("{f:?}"));
-                    emit(json!({ "event": "conn", "ok": false, "reason": reason }));
+                        .map_or_else(|| libp2p_reason(&error), |f| format!("{f:?}"));
+                    let text: String = error.to_string().chars().take(400).collect();
+                    emit(json!({ "event": "conn", "ok": false, "reason": reason, "error": text }));
                 }
                 SwarmEvent::Behaviour(AppEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
                     for addr in info.listen_addrs {

@@ -421,13 +421,18 @@ impl Dialer<'_> {
 }
 
 /// The kind of a libp2p dial error that names no Tor failure.
-fn libp2p_reason(e: &libp2p_swarm::DialError) -> String {
+pub(crate) fn libp2p_reason(e: &libp2p_swarm::DialError) -> String {
+    use libp2p_swarm::DialError as E;
     match e {
-        libp2p_swarm::DialError::Transport(_) => "Transport".into(),
-        libp2p_swarm::DialError::WrongPeerId { .. } => "WrongPeerId".into(),
-        libp2p_swarm::DialError::Denied { .. } => "Denied".into(),
-        _ => "Other".into(),
+        E::Transport(_) => "Transport",
+        E::WrongPeerId { .. } => "WrongPeerId",
+        E::Denied { .. } => "Denied",
+        E::NoAddresses => "NoAddresses",
+        E::Aborted => "Aborted",
+        E::DialPeerConditionFalse(_) => "DialPeerConditionFalse",
+        E::LocalPeerId { .. } => "LocalPeerId",
     }
+    .into()
 }
 
 /// A raw SOCKS stream to `target`: the connect time and `pings` round trips of 32 bytes.

@@ -96,7 +96,13 @@ pub(crate) fn summarize(hosts_dir: &Path, plan: &Plan) -> Result<Value, String> 
                     mesh.received.push(v["msg"].as_u64().unwrap_or(0));
                     mesh.latency_ms.extend(v["latency_ms"].as_f64());
                 }
-                Some("conn") => mesh.conns.push((t, v["ok"] == json!(true))),
+                Some("conn") => {
+                    mesh.conns.push((t, v["ok"] == json!(true)));
+                    if v["ok"] != json!(true) {
+                        let reason = v["reason"].as_str().unwrap_or("?").to_string();
+                        *mesh.conn_failures.entry(reason).or_default() += 1;
+                    }
+                }
                 _ => {}
             }
         }
@@ -168,6 +174,8 @@ struct Mesh {
     latency_ms: Vec<f64>,
     /// (simulated second, succeeded) of every outbound connection attempt
     conns: Vec<(f64, bool)>,
+    /// why outbound connection attempts failed, and how often
+    conn_failures: BTreeMap<String, usize>,
 }
 
 impl Mesh {
@@ -214,6 +222,7 @@ impl Mesh {
             "delivery": (expected > 0).then(|| (delivered as f64 / expected as f64 * 1000.0).round() / 1000.0),
             "worst_message_delivery": worst.map(|w| (w * 1000.0).round() / 1000.0),
             "propagation_ms": quantiles(&self.latency_ms),
+            "connection_failures": self.conn_failures,
             "connections_over_time": Value::Array(
                 bins.into_iter().map(|(b, (n, ok))| json!([b, n, ok])).collect()
             ),
@@ -457,5 +466,6 @@ mod tests {
         assert_eq!(m["worst_message_delivery"].as_f64(), Some(0.0));
         assert_eq!(m["propagation_ms"]["p50"].as_f64(), Some(400.0));
         assert_eq!(m["connections_over_time"], json!([[300, 2, 1]]));
+        assert_eq!(m["connection_failures"], json!({ "Timeout": 1 }));
     }
 }
