@@ -344,13 +344,23 @@ async fn run_shadow(
     );
     let mut peak = 0u64;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
     let status = loop {
         tokio::select! {
             s = child.wait() => break s.map_err(|e| format!("waiting for shadow: {e}"))?,
             _ = tick.tick() => peak = peak.max(tree_rss(pid)),
+            // Stopped (Ctrl-C or SIGTERM): stop Shadow too, which stops every simulated process.
+            _ = tokio::signal::ctrl_c() => return Err(stop_shadow(&mut child).await),
+            _ = term.recv() => return Err(stop_shadow(&mut child).await),
         }
     };
     Ok((started.elapsed(), peak, status.code()))
+}
+
+async fn stop_shadow(child: &mut tokio::process::Child) -> String {
+    let _ = child.kill().await;
+    "stopped by a signal; Shadow was stopped too".into()
 }
 
 /// The resident memory of `root` and all its descendants, in bytes (from /proc).
