@@ -21,7 +21,7 @@ use serde_json::json;
 use torp2p_daemon::{ListenTarget, OnionKey};
 use torp2p_transport as tor;
 
-use crate::peer::{attach, emit, libp2p_reason, now_s};
+use crate::peer::{attach_bootstrapped, emit, libp2p_reason, now_s};
 use crate::shadow::TORP2P_PORT;
 
 const TOPIC: &str = "/torp2p-sim/mesh";
@@ -118,11 +118,7 @@ fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
 
 /// Runs the mesh peer until the simulation ends it.
 pub(crate) async fn run(args: Args) -> Result<(), String> {
-    let tor = attach(args.control).await?;
-    tor.wait_bootstrapped(Duration::from_secs(600))
-        .await
-        .map_err(|e| format!("tor did not bootstrap: {e}"))?;
-    emit(json!({ "event": "bootstrapped" }));
+    let tor = attach_bootstrapped(args.control).await?;
     let key = OnionKey::load(&args.key).map_err(|e| format!("--key: {e}"))?;
     let config = tor::Config::new()
         .with_key(key.clone())

@@ -99,11 +99,7 @@ fn ms(d: Duration) -> f64 {
 
 /// Runs the peer until the simulation ends it.
 pub(crate) async fn run(args: Args) -> Result<(), String> {
-    let tor = attach(args.control).await?;
-    tor.wait_bootstrapped(Duration::from_secs(600))
-        .await
-        .map_err(|e| format!("tor did not bootstrap: {e}"))?;
-    emit(json!({ "event": "bootstrapped" }));
+    let tor = attach_bootstrapped(args.control).await?;
     let socks = tor
         .socks_addr()
         .cloned()
@@ -500,9 +496,19 @@ async fn echo_bytes(mut s: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + U
     }
 }
 
+/// Attaches to the host's tor and waits until it has bootstrapped, which it reports.
+pub(crate) async fn attach_bootstrapped(control: SocketAddr) -> Result<Tor, String> {
+    let tor = attach(control).await?;
+    tor.wait_bootstrapped(Duration::from_secs(600))
+        .await
+        .map_err(|e| format!("tor did not bootstrap: {e}"))?;
+    emit(json!({ "event": "bootstrapped" }));
+    Ok(tor)
+}
+
 /// Attaches to the host's tor, polling until its control port answers (both start at about
 /// the same simulated second).
-pub(crate) async fn attach(control: SocketAddr) -> Result<Tor, String> {
+async fn attach(control: SocketAddr) -> Result<Tor, String> {
     let mut last = String::new();
     for _ in 0..120 {
         let config = AttachConfig::new(LocalAddr::Tcp(control))

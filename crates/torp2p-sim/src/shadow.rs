@@ -222,13 +222,7 @@ fn yaml(plan: &Plan, programs: &Programs) -> Result<String, String> {
                     args.push(dial_arg(plan, d.target, d.raw_first)?);
                 }
             }
-            Ok(format!(
-                "[{}]",
-                args.iter()
-                    .map(|a| format!("\"{a}\""))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
+            Ok(yaml_list(&args))
         };
         let mesh_args = || -> Result<String, String> {
             let mut args = vec![
@@ -241,26 +235,14 @@ fn yaml(plan: &Plan, programs: &Programs) -> Result<String, String> {
                 p.dial_at_s.to_string(),
             ];
             for &j in &plan.bootstrap[h.index] {
-                let key = &plan.keys[j].0;
-                let peer = torp2p_transport::identity_from_key(key)
-                    .public()
-                    .to_peer_id();
-                let addr =
-                    torp2p_transport::listen_addr(key, TORP2P_PORT).map_err(|e| e.to_string())?;
-                args.extend(["--bootstrap".into(), format!("{addr}/p2p/{peer}")]);
+                args.extend(["--bootstrap".into(), p2p_addr(&plan.keys[j].0)?]);
             }
             for (publisher, at, n) in &plan.publish {
                 if *publisher == h.index {
                     args.extend(["--publish".into(), format!("{at}:{n}")]);
                 }
             }
-            Ok(format!(
-                "[{}]",
-                args.iter()
-                    .map(|a| format!("\"{a}\""))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
+            Ok(yaml_list(&args))
         };
         // (start, stop) of each run of the host's processes: one, or two with churn.
         let runs = match h.churn {
@@ -304,12 +286,23 @@ fn dial_arg(plan: &Plan, target: usize, raw_first: bool) -> Result<String, Strin
     let (key, raw) = &plan.keys[target];
     let raw_addr =
         OnionSocketAddr::new(raw.onion_address(), RAW_PORT).map_err(|e| e.to_string())?;
+    let first = if raw_first { "raw" } else { "torp2p" };
+    Ok(format!("{target},{raw_addr},{},{first}", p2p_addr(key)?))
+}
+
+/// A peer's full torp2p address, `/onion3/<address>:<port>/p2p/<peer id>`.
+fn p2p_addr(key: &torp2p_daemon::OnionKey) -> Result<String, String> {
     let peer = torp2p_transport::identity_from_key(key)
         .public()
         .to_peer_id();
     let addr = torp2p_transport::listen_addr(key, TORP2P_PORT).map_err(|e| e.to_string())?;
-    let first = if raw_first { "raw" } else { "torp2p" };
-    Ok(format!("{target},{raw_addr},{addr}/p2p/{peer},{first}"))
+    Ok(format!("{addr}/p2p/{peer}"))
+}
+
+/// Process arguments as a YAML list of quoted strings.
+fn yaml_list(args: &[String]) -> String {
+    let quoted: Vec<String> = args.iter().map(|a| format!("\"{a}\"")).collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 pub(crate) fn path_str(p: &Path) -> Result<String, String> {
