@@ -21,7 +21,7 @@ use serde_json::json;
 use torp2p_daemon::{ListenTarget, OnionKey};
 use torp2p_transport as tor;
 
-use crate::peer::{attach_bootstrapped, emit, libp2p_reason, now_s};
+use crate::peer::{attach_bootstrapped, dial_reason, emit, now_s};
 use crate::shadow::TORP2P_PORT;
 
 const TOPIC: &str = "/torp2p-sim/mesh";
@@ -197,8 +197,7 @@ pub(crate) async fn run(args: Args) -> Result<(), String> {
                     emit(json!({ "event": "conn", "ok": true }));
                 }
                 SwarmEvent::OutgoingConnectionError { error, .. } => {
-                    let reason = tor::Error::dial_failure_in(&error)
-                        .map_or_else(|| libp2p_reason(&error), |f| format!("{f:?}"));
+                    let reason = dial_reason(&error);
                     let text: String = error.to_string().chars().take(400).collect();
                     emit(json!({ "event": "conn", "ok": false, "reason": reason, "error": text }));
                 }

@@ -334,9 +334,7 @@ impl Dialer<'_> {
                 error,
                 ..
             } if self.is_mine(connection_id) => {
-                let reason = tor::Error::dial_failure_in(&error)
-                    .map_or_else(|| libp2p_reason(&error), |f| format!("{f:?}"));
-                self.fail(swarm, &reason, &error.to_string());
+                self.fail(swarm, &dial_reason(&error), &error.to_string());
             }
             SwarmEvent::Behaviour(libp2p_ping::Event {
                 connection, result, ..
@@ -416,8 +414,22 @@ impl Dialer<'_> {
     }
 }
 
+/// Why a swarm's dial failed: the Tor failure of the first of its transport errors that has
+/// one (libp2p's `DialError::Transport` has no `source`, so [`tor::Error::dial_failure_in`]
+/// must be asked of each error in its list), else libp2p's own kind.
+pub(crate) fn dial_reason(e: &libp2p_swarm::DialError) -> String {
+    let tor_failure = match e {
+        libp2p_swarm::DialError::Transport(errors) => errors.iter().find_map(|(_, e)| match e {
+            libp2p_core::transport::TransportError::Other(io) => tor::Error::dial_failure_in(io),
+            libp2p_core::transport::TransportError::MultiaddrNotSupported(_) => None,
+        }),
+        other => tor::Error::dial_failure_in(other),
+    };
+    tor_failure.map_or_else(|| libp2p_reason(e), |f| format!("{f:?}"))
+}
+
 /// The kind of a libp2p dial error that names no Tor failure.
-pub(crate) fn libp2p_reason(e: &libp2p_swarm::DialError) -> String {
+fn libp2p_reason(e: &libp2p_swarm::DialError) -> String {
     use libp2p_swarm::DialError as E;
     match e {
         E::Transport(_) => "Transport",
@@ -525,6 +537,26 @@ async fn attach(control: SocketAddr) -> Result<Tor, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_swarm_dial_error_gives_the_tor_failure_inside_it() {
+        use libp2p_core::transport::TransportError;
+        let target: OnionSocketAddr =
+            OnionSocketAddr::new(OnionKey::generate().onion_address(), 4001).unwrap();
+        let addr: Multiaddr = target.to_multiaddr();
+        let socks = torp2p_socks::DialError::IntroductionFailed {
+            target: DialTarget::Onion(target),
+        };
+        let e = libp2p_swarm::DialError::Transport(vec![
+            (
+                addr.clone(),
+                TransportError::MultiaddrNotSupported(addr.clone()),
+            ),
+            (addr, TransportError::Other(std::io::Error::other(socks))),
+        ]);
+        assert_eq!(dial_reason(&e), "IntroductionFailed");
+        assert_eq!(dial_reason(&libp2p_swarm::DialError::Aborted), "Aborted");
+    }
 
     #[test]
     fn a_dial_argument_is_read_or_refused_with_what_was_wrong() {
