@@ -73,7 +73,8 @@ struct RunArgs {
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(10..=3_600))]
     dial_timeout: u64,
     /// where to write the configuration, Shadow's data and sim.json (must not exist);
-    /// default target/sim/r<R>-n<N>-s<SEED>[-churn<C>]
+    /// default: a directory in target/sim/ named after the run, e.g. r50-n10-s1, r50-n10-s1-mesh,
+    /// r50-n10-s1-churn0.2
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// the shadow binary (default: $SHADOW_BIN, else `shadow` on PATH)
