@@ -217,7 +217,7 @@ fn bench(args: &[String], opts: &Opts) -> Result<(), String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let path = dir.join(file);
     std::fs::write(&path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    for written in plot::write_all(&dir, &plots) {
+    for written in torp2p_plot::write_all(&dir, &plots) {
         match written {
             Ok(svg) => println!("wrote {}", svg.display()),
             Err(e) => eprintln!("torp2p-bench: {e}"),

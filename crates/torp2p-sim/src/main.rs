@@ -4,13 +4,15 @@
 //! ```text
 //! cargo xtask sim --relays 50 --peers 10 --seed 1     # generate, run, report
 //! cargo xtask sim --smoke                             # the checked-in small configuration
+//! cargo run -p torp2p-sim -- report target/sim/r50-n10-s1   # sum up a run again, redraw its plots
 //! ```
 //!
 //! `torp2p-sim run` writes a Shadow configuration (directory authorities, relays in seven
 //! regions with realistic latencies, N peers each with its own tor and onion services), runs
 //! Shadow on it, and reports in simulated time: bootstrap, publication, first connection and
 //! round trips, raw against torp2p, failures by typed reason, the share of successful dials
-//! over time (with `--churn`, while relays and peers leave and come back). `torp2p-sim peer`
+//! over time (with `--churn`, while relays and peers leave and come back), into `sim.json` and
+//! SVG plots beside it. `torp2p-sim peer`
 //! is the program on each simulated peer host. The book's chapter "At scale, simulated" has
 //! the figures and what Shadow cannot model.
 
@@ -19,6 +21,7 @@ mod keys;
 mod mesh;
 mod peer;
 mod plan;
+mod plot;
 mod report;
 mod run;
 mod shadow;

@@ -1,6 +1,7 @@
 //! Reads what the peers printed during a simulation and sums it up: bootstrap, publication,
 //! first connection and round trips, raw against torp2p, failures by reason, and how the
-//! share of successful dials changed over (simulated) time.
+//! share of successful dials changed over (simulated) time. The samples behind the quantiles
+//! are kept too (`results.samples`): the plots are drawn from them.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -108,6 +109,7 @@ pub(crate) fn summarize(hosts_dir: &Path, plan: &Plan) -> Result<Value, String> 
         }
     }
     let mut kinds = serde_json::Map::new();
+    let mut samples = serde_json::Map::new();
     for kind in ["raw", "torp2p"] {
         let mine: Vec<&Dial> = dials.iter().filter(|d| d.kind == kind).collect();
         let ok: Vec<&(f64, Vec<f64>)> = mine
@@ -134,6 +136,10 @@ pub(crate) fn summarize(hosts_dir: &Path, plan: &Plan) -> Result<Value, String> 
                 "success_over_time": over_time(&mine),
             }),
         );
+        samples.insert(
+            kind.into(),
+            json!({ "connect_s": rounded(&connect), "rtt_ms": rounded(&rtts) }),
+        );
     }
     let ratio = |what: &str, q: &str| {
         let t = kinds["torp2p"][what][q].as_f64()?;
@@ -145,6 +151,7 @@ pub(crate) fn summarize(hosts_dir: &Path, plan: &Plan) -> Result<Value, String> 
         "rtt_p50": ratio("rtt_ms", "p50"),
         "rtt_p99": ratio("rtt_ms", "p99"),
     });
+    samples.insert("propagation_ms".into(), rounded(&mesh.latency_ms));
     let mesh = (plan.params.workload == Workload::Mesh).then(|| mesh.summary(plan));
     Ok(json!({
         "mesh": mesh,
@@ -155,7 +162,17 @@ pub(crate) fn summarize(hosts_dir: &Path, plan: &Plan) -> Result<Value, String> 
         "torp2p": kinds["torp2p"],
         "torp2p_over_raw": ratios,
         "errors": errors,
+        "samples": samples,
     }))
+}
+
+/// `xs` to the nearest thousandth (of a second or of a millisecond), for the samples the
+/// plots are drawn from.
+fn rounded(xs: &[f64]) -> Value {
+    xs.iter()
+        .map(|x| (x * 1000.0).round() / 1000.0)
+        .collect::<Vec<f64>>()
+        .into()
 }
 
 /// gossipsub's D_low: a peer's mesh counts as formed with this many mesh peers (or all others).
@@ -407,6 +424,8 @@ mod tests {
         assert_eq!(r["torp2p"]["published_s"]["n"], 1);
         assert_eq!(r["torp2p_over_raw"]["connect_p50"].as_f64(), Some(1.5));
         assert!(text(&r).contains("torp2p / raw"));
+        assert_eq!(r["samples"]["raw"]["connect_s"], json!([2.0, 4.0]));
+        assert_eq!(r["samples"]["torp2p"]["rtt_ms"], json!([420.0, 430.0]));
         let e = summarize(&hosts, &plan(3)).unwrap_err();
         assert!(e.contains("peer2"), "{e}");
         std::fs::write(hosts.join("peer1/torp2p-sim.1001.stdout"), "not json").unwrap();
@@ -467,5 +486,6 @@ mod tests {
         assert_eq!(m["propagation_ms"]["p50"].as_f64(), Some(400.0));
         assert_eq!(m["connections_over_time"], json!([[300, 2, 1]]));
         assert_eq!(m["connection_failures"], json!({ "Timeout": 1 }));
+        assert_eq!(r["samples"]["propagation_ms"], json!([400.0]));
     }
 }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::peer::{self, Target};
 use crate::plan::{Params, Plan, Workload};
+use crate::plot;
 use crate::report;
 use crate::shadow::{self, Programs};
 
@@ -33,6 +34,8 @@ pub(crate) struct Command {
 enum What {
     /// Generate a simulation, run it with Shadow and report (simulated time)
     Run(RunArgs),
+    /// Sum up a finished run again from its peers' output: rewrite its sim.json and plots
+    Report(ReportArgs),
     /// The program on a simulated peer host (Shadow starts it; not for people)
     #[command(hide = true)]
     Peer(PeerArgs),
@@ -94,6 +97,13 @@ struct RunArgs {
     /// must hold and both runs must give the same results; the other sizes are ignored
     #[arg(long)]
     smoke: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct ReportArgs {
+    /// the run's directory (the --out of `run`: sim.json and shadow.data in it)
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -176,6 +186,12 @@ impl Command {
                 })
                 .await
             }
+            What::Report(a) => {
+                let sim = report_again(&a.dir)?;
+                println!("{}", report::text(&sim["results"]));
+                println!("sim.json: {}", a.dir.join("sim.json").display());
+                Ok(())
+            }
             What::Run(a) if a.smoke => smoke(a).await,
             What::Run(a) => {
                 let params = Params {
@@ -204,6 +220,10 @@ impl Command {
                 let sim = simulate(a, params, &out).await?;
                 if let Some(sim) = sim {
                     println!("{}", report::text(&sim["results"]));
+                    println!(
+                        "wall time {} s; peak memory {} MiB (sum of PSS; of RSS {} MiB)",
+                        sim["wall_s"], sim["peak_pss_mib"], sim["peak_rss_mib"]
+                    );
                     println!("sim.json: {}", out.join("sim.json").display());
                     let code = sim["shadow_exit"].as_i64();
                     if code != Some(0) {
@@ -281,39 +301,111 @@ async fn simulate(a: &RunArgs, params: Params, out: &Path) -> Result<Option<Valu
     let parallelism = a
         .parallelism
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
-    let (wall, peak_rss, code) = run_shadow(&programs.shadow, &config, &out, parallelism).await?;
+    let (wall, (peak_rss, peak_pss), code) =
+        run_shadow(&programs.shadow, &config, &out, parallelism).await?;
     let results = report::summarize(&out.join("shadow.data").join("hosts"), &plan)?;
     let sim = json!({
-        "params": {
-            "relays": params.relays, "authorities": params.authorities(), "peers": params.peers,
-            "seed": params.seed, "dials": params.dials, "pings": params.pings,
-            "churn": f64::from(params.churn_permille) / 1000.0,
-            "workload": format!("{:?}", params.workload).to_lowercase(),
-            "messages": params.messages,
-            "dial_at_s": params.dial_at_s, "dial_timeout_s": params.dial_timeout_s,
-            "stop_s": params.stop_s(),
-        },
+        "params": params_json(&params),
         "shadow_exit": code,
         "wall_s": (wall.as_secs_f64() * 10.0).round() / 10.0,
         "peak_rss_mib": peak_rss / (1024 * 1024),
+        "peak_pss_mib": peak_pss / (1024 * 1024),
         "parallelism": parallelism,
         "results": results,
     });
-    let text = serde_json::to_string_pretty(&sim).map_err(|e| e.to_string())?;
-    std::fs::write(out.join("sim.json"), text + "\n")
-        .map_err(|e| format!("cannot write sim.json: {e}"))?;
+    write_sim(&out, &sim, &plan)?;
     Ok(Some(sim))
+}
+
+/// Writes `sim` to `out/sim.json` and its plots beside it (a plot that cannot be drawn is
+/// said, not fatal: its figures are in sim.json).
+fn write_sim(out: &Path, sim: &Value, plan: &Plan) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(sim).map_err(|e| e.to_string())?;
+    std::fs::write(out.join("sim.json"), text + "\n")
+        .map_err(|e| format!("cannot write {}: {e}", out.join("sim.json").display()))?;
+    for written in torp2p_plot::write_all(out, &plot::charts(&sim["results"], plan)) {
+        match written {
+            Ok(svg) => eprintln!("torp2p-sim: wrote {}", svg.display()),
+            Err(e) => eprintln!("torp2p-sim: {e}"),
+        }
+    }
+    Ok(())
+}
+
+/// `report DIR`: the results of the run in `dir` summed up again from its peers' output (by
+/// this version of the summary), written back into its sim.json with new plots.
+fn report_again(dir: &Path) -> Result<Value, String> {
+    let path = dir.join("sim.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "cannot read {}: {e} (give the directory of a finished `torp2p-sim run`)",
+            path.display()
+        )
+    })?;
+    let mut sim: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+    let params = params_of(&sim["params"]).map_err(|e| format!("{}: {e}", path.display()))?;
+    let plan = Plan::new(params)?;
+    sim["results"] = report::summarize(&dir.join("shadow.data").join("hosts"), &plan)?;
+    write_sim(dir, &sim, &plan)?;
+    Ok(sim)
+}
+
+/// The parameters as sim.json records them (with the authorities and the stop time, for
+/// people).
+fn params_json(params: &Params) -> Value {
+    json!({
+        "relays": params.relays, "authorities": params.authorities(), "peers": params.peers,
+        "seed": params.seed, "dials": params.dials, "pings": params.pings,
+        "churn": f64::from(params.churn_permille) / 1000.0,
+        "workload": format!("{:?}", params.workload).to_lowercase(),
+        "messages": params.messages,
+        "dial_at_s": params.dial_at_s, "dial_timeout_s": params.dial_timeout_s,
+        "stop_s": params.stop_s(),
+    })
+}
+
+/// The parameters a sim.json records (its `params`), or smoke/smoke.json.
+fn params_of(p: &Value) -> Result<Params, String> {
+    let n = |k: &str| {
+        p[k].as_u64()
+            .ok_or_else(|| format!("params.{k} is missing or not a whole number"))
+    };
+    let churn = p["churn"].as_f64().ok_or("params.churn is missing")?;
+    let workload = match p["workload"].as_str() {
+        Some("ping") => Workload::Ping,
+        Some("mesh") => Workload::Mesh,
+        other => {
+            return Err(format!(
+                "params.workload is {other:?}, not \"ping\" or \"mesh\""
+            ));
+        }
+    };
+    Ok(Params {
+        relays: n("relays")? as usize,
+        peers: n("peers")? as usize,
+        seed: n("seed")?,
+        dials: n("dials")? as usize,
+        pings: n("pings")? as usize,
+        ping_interval_s: 1,
+        dial_at_s: n("dial_at_s")?,
+        dial_timeout_s: n("dial_timeout_s")?,
+        churn_permille: (churn * 1000.0).round() as u32,
+        workload,
+        messages: n("messages")? as usize,
+    })
 }
 
 /// Runs Shadow on the configuration in `config`, its data in `out/shadow.data` and its log in
 /// `out/shadow.log`: the wall time, the peak memory of Shadow and every simulated process
-/// together (bytes, sampled every second), and Shadow's exit code.
+/// together (bytes, RSS and PSS as [`tree_memory`] sums them, sampled every 5 s), and
+/// Shadow's exit code.
 async fn run_shadow(
     shadow_bin: &Path,
     config: &Path,
     out: &Path,
     parallelism: u32,
-) -> Result<(Duration, u64, Option<i32>), String> {
+) -> Result<(Duration, (u64, u64), Option<i32>), String> {
     let log = std::fs::File::create(out.join("shadow.log"))
         .map_err(|e| format!("cannot create shadow.log: {e}"))?;
     let err_log = log
@@ -343,14 +435,17 @@ async fn run_shadow(
         "torp2p-sim: shadow runs (pid {pid}); its log: {}",
         out.join("shadow.log").display()
     );
-    let mut peak = 0u64;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut peak = (0u64, 0u64);
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
     let status = loop {
         tokio::select! {
             s = child.wait() => break s.map_err(|e| format!("waiting for shadow: {e}"))?,
-            _ = tick.tick() => peak = peak.max(tree_rss(pid)),
+            _ = tick.tick() => {
+                let (rss, pss) = tree_memory(pid);
+                peak = (peak.0.max(rss), peak.1.max(pss));
+            }
             // Stopped (Ctrl-C or SIGTERM): stop Shadow too, which stops every simulated process.
             _ = tokio::signal::ctrl_c() => return Err(stop_shadow(&mut child).await),
             _ = term.recv() => return Err(stop_shadow(&mut child).await),
@@ -364,10 +459,13 @@ async fn stop_shadow(child: &mut tokio::process::Child) -> String {
     "stopped by a signal; Shadow was stopped too".into()
 }
 
-/// The resident memory of `root` and all its descendants, in bytes (from /proc).
-fn tree_rss(root: u32) -> u64 {
+/// The memory of `root` and all its descendants, in bytes, from /proc: `(RSS, PSS)`. The sum
+/// of RSS counts the pages the processes share (tor's code and libraries) once per process;
+/// the sum of PSS divides each shared page among its sharers, which is what they take
+/// together.
+fn tree_memory(root: u32) -> (u64, u64) {
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
+        return (0, 0);
     };
     let mut procs: Vec<(u32, u32, u64)> = Vec::new();
     for e in entries.filter_map(Result::ok) {
@@ -387,13 +485,14 @@ fn tree_rss(root: u32) -> u64 {
         procs.push((pid, ppid, rss_pages * 4096));
     }
     let mut tree = vec![root];
-    let mut total = 0;
+    let (mut rss, mut pss) = (0, 0);
     let mut i = 0;
     while i < tree.len() {
         let p = tree[i];
-        for (pid, ppid, rss) in &procs {
+        for (pid, ppid, r) in &procs {
             if *pid == p {
-                total += rss;
+                rss += r;
+                pss += pss_of(p);
             }
             if *ppid == p {
                 tree.push(*pid);
@@ -401,7 +500,19 @@ fn tree_rss(root: u32) -> u64 {
         }
         i += 1;
     }
-    total
+    (rss, pss)
+}
+
+/// The proportional set size of process `pid` in bytes (0 if it is gone).
+fn pss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("Pss:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024)
 }
 
 /// `given`, else the path in `$env`, else `name` on PATH; made absolute.
@@ -425,7 +536,7 @@ fn find_program(given: Option<&Path>, env: &str, name: &str) -> Option<PathBuf> 
 /// runs' results must be the same.
 async fn smoke(a: &RunArgs) -> Result<(), String> {
     let spec: Value = serde_json::from_str(SMOKE).map_err(|e| format!("smoke/smoke.json: {e}"))?;
-    let params = smoke_params(&spec["params"])?;
+    let params = params_of(&spec["params"]).map_err(|e| format!("smoke/smoke.json: {e}"))?;
     let base = a
         .out
         .clone()
@@ -464,26 +575,6 @@ async fn smoke(a: &RunArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn smoke_params(p: &Value) -> Result<Params, String> {
-    let n = |k: &str| {
-        p[k].as_u64()
-            .ok_or_else(|| format!("smoke/smoke.json: params.{k} is not a number"))
-    };
-    Ok(Params {
-        relays: n("relays")? as usize,
-        peers: n("peers")? as usize,
-        seed: n("seed")?,
-        dials: n("dials")? as usize,
-        pings: n("pings")? as usize,
-        ping_interval_s: 1,
-        dial_at_s: n("dial_at_s")?,
-        dial_timeout_s: n("dial_timeout_s")?,
-        churn_permille: 0,
-        workload: Workload::Ping,
-        messages: 0,
-    })
-}
-
 /// Checks `results` against `expect`: `{"path.to.value": expected}`, each an exact value.
 fn check_expected(expect: &Value, results: &Value) -> Result<(), String> {
     let expect = expect
@@ -513,7 +604,7 @@ mod tests {
     #[test]
     fn the_smoke_configuration_parses_and_its_expectations_are_checked() {
         let spec: Value = serde_json::from_str(SMOKE).unwrap();
-        let p = smoke_params(&spec["params"]).unwrap();
+        let p = params_of(&spec["params"]).unwrap();
         Plan::new(p).unwrap();
         let results = json!({ "raw": { "succeeded": 2 }, "errors": [] });
         let expect = json!({ "raw.succeeded": 2, "errors": [] });
@@ -528,6 +619,26 @@ mod tests {
     }
 
     #[test]
+    fn the_parameters_sim_json_records_give_the_same_simulation() {
+        let p = Params {
+            churn_permille: 200,
+            workload: Workload::Mesh,
+            messages: 30,
+            ..crate::plan::tests::params()
+        };
+        assert_eq!(params_of(&params_json(&p)), Ok(p));
+        let e = params_of(&json!({ "relays": 4 })).unwrap_err();
+        assert!(e.contains("params.churn"), "{e}");
+        let mut bad = params_json(&crate::plan::tests::params());
+        bad["workload"] = json!("gossip");
+        let e = params_of(&bad).unwrap_err();
+        assert!(e.contains("\"gossip\""), "{e}");
+        bad["workload"] = json!("ping");
+        bad["peers"] = json!(-1);
+        assert!(params_of(&bad).unwrap_err().contains("params.peers"));
+    }
+
+    #[test]
     fn churn_is_a_share() {
         assert_eq!(churn("0.25"), Ok(0.25));
         for bad in ["-0.1", "1.5", "x", "NaN"] {
@@ -536,8 +647,10 @@ mod tests {
     }
 
     #[test]
-    fn the_rss_of_this_process_tree_is_found() {
-        assert!(tree_rss(std::process::id()) > 1 << 20);
-        assert_eq!(tree_rss(u32::MAX), 0);
+    fn the_memory_of_this_process_tree_is_found() {
+        let (rss, pss) = tree_memory(std::process::id());
+        assert!(rss > 1 << 20, "{rss}");
+        assert!(pss > 1 << 20 && pss <= rss, "{pss} of {rss}");
+        assert_eq!(tree_memory(u32::MAX), (0, 0));
     }
 }
