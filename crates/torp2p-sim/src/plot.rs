@@ -19,18 +19,35 @@ pub(crate) fn charts(results: &Value, plan: &Plan) -> Vec<(&'static str, Chart<'
             .map(|a| a.iter().filter_map(Value::as_f64).collect())
             .unwrap_or_default()
     };
+    // The distributions of one figure, raw and torp2p.
+    let both = |figure: &str, raw: &'static str, torp2p: &'static str| {
+        vec![
+            Series {
+                name: raw,
+                points: cdf(&samples(&["raw", figure])),
+            },
+            Series {
+                name: torp2p,
+                points: cdf(&samples(&["torp2p", figure])),
+            },
+        ]
+    };
+    // A share over time, and beside it the share of hosts away (with churn).
     let away = away_over_time(plan);
-    if !results["mesh"].is_null() {
-        let mut over_time = vec![Series {
-            name: "torp2p, outbound connections",
-            points: shares(&results["mesh"]["connections_over_time"]),
-        }];
+    let with_away = |mut series: Vec<Series<'static>>| {
         if !away.is_empty() {
-            over_time.push(Series {
+            series.push(Series {
                 name: "relays and peers away (churn)",
-                points: away,
+                points: away.clone(),
             });
         }
+        series
+    };
+    if !results["mesh"].is_null() {
+        let over_time = with_away(vec![Series {
+            name: "torp2p, outbound connections",
+            points: shares(&results["mesh"]["connections_over_time"]),
+        }]);
         return vec![
             (
                 "propagation.svg",
@@ -55,7 +72,7 @@ pub(crate) fn charts(results: &Value, plan: &Plan) -> Vec<(&'static str, Chart<'
             ),
         ];
     }
-    let mut over_time = vec![
+    let over_time = with_away(vec![
         Series {
             name: "raw Tor (SOCKS stream)",
             points: shares(&results["raw"]["success_over_time"]),
@@ -64,13 +81,7 @@ pub(crate) fn charts(results: &Value, plan: &Plan) -> Vec<(&'static str, Chart<'
             name: "torp2p (libp2p ping)",
             points: shares(&results["torp2p"]["success_over_time"]),
         },
-    ];
-    if !away.is_empty() {
-        over_time.push(Series {
-            name: "relays and peers away (churn)",
-            points: away,
-        });
-    }
+    ]);
     vec![
         (
             "connect.svg",
@@ -78,16 +89,11 @@ pub(crate) fn charts(results: &Value, plan: &Plan) -> Vec<(&'static str, Chart<'
                 title: "first connection to a peer's onion service (simulated)",
                 x: "seconds from dial to connected",
                 y: "fraction of dials at or below",
-                series: vec![
-                    Series {
-                        name: "raw Tor (SOCKS connect)",
-                        points: cdf(&samples(&["raw", "connect_s"])),
-                    },
-                    Series {
-                        name: "torp2p (dial to ConnectionEstablished)",
-                        points: cdf(&samples(&["torp2p", "connect_s"])),
-                    },
-                ],
+                series: both(
+                    "connect_s",
+                    "raw Tor (SOCKS connect)",
+                    "torp2p (dial to ConnectionEstablished)",
+                ),
             },
         ),
         (
@@ -96,16 +102,7 @@ pub(crate) fn charts(results: &Value, plan: &Plan) -> Vec<(&'static str, Chart<'
                 title: "round trips on the new connection (simulated)",
                 x: "round trip, ms (echo / libp2p ping)",
                 y: "fraction of round trips at or below",
-                series: vec![
-                    Series {
-                        name: "raw Tor (SOCKS stream)",
-                        points: cdf(&samples(&["raw", "rtt_ms"])),
-                    },
-                    Series {
-                        name: "torp2p (libp2p ping)",
-                        points: cdf(&samples(&["torp2p", "rtt_ms"])),
-                    },
-                ],
+                series: both("rtt_ms", "raw Tor (SOCKS stream)", "torp2p (libp2p ping)"),
             },
         ),
         (
