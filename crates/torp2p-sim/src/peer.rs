@@ -180,7 +180,10 @@ pub(crate) async fn run(args: Args) -> Result<(), String> {
     let mut started = start_in.is_none();
     let mut finished_said = false;
     loop {
-        let deadline = dialer.deadline();
+        // Only a torp2p dial times out here: a raw dial has its own timeout in its task.
+        // (Left armed for a raw dial, a passed deadline made this loop spin without a
+        // system call, and a spinning process stops Shadow's clock.)
+        let deadline = torp2p_deadline(dialer.current.as_ref(), args.dial_timeout);
         tokio::select! {
             () = &mut start, if !started => {
                 started = true;
@@ -192,7 +195,11 @@ pub(crate) async fn run(args: Args) -> Result<(), String> {
                 dialer.current = None;
                 dialer.next(&mut swarm);
             }
-            () = tokio::time::sleep_until(deadline), if dialer.current.is_some() => dialer.timed_out(&mut swarm),
+            () = sleep_until_some(deadline), if deadline.is_some() => dialer.fail(
+                &mut swarm,
+                "DialTimeout",
+                "the dial and its round trips took longer than --dial-timeout",
+            ),
         }
         if started && dialer.current.is_none() && dialer.queue.is_empty() && !finished_said {
             finished_said = true;
@@ -239,14 +246,6 @@ struct Dialer<'a> {
 }
 
 impl Dialer<'_> {
-    fn deadline(&self) -> tokio::time::Instant {
-        let started = self
-            .current
-            .as_ref()
-            .map_or_else(Instant::now, |c| c.started);
-        tokio::time::Instant::from_std(started + self.args.dial_timeout)
-    }
-
     /// Starts the next dial, if any.
     fn next(&mut self, swarm: &mut Swarm<libp2p_ping::Behaviour>) {
         let Some((target, kind)) = self.queue.pop_front() else {
@@ -397,20 +396,20 @@ impl Dialer<'_> {
         }
         self.next(swarm);
     }
+}
 
-    fn timed_out(&mut self, swarm: &mut Swarm<libp2p_ping::Behaviour>) {
-        // A raw dial times out in its own task; only torp2p's end here.
-        if self
-            .current
-            .as_ref()
-            .is_some_and(|c| c.kind == Kind::Torp2p)
-        {
-            self.fail(
-                swarm,
-                "DialTimeout",
-                "the dial and its round trips took longer than --dial-timeout",
-            );
-        }
+/// When the torp2p dial under way, if one is, runs out of time.
+fn torp2p_deadline(current: Option<&Current>, timeout: Duration) -> Option<tokio::time::Instant> {
+    current
+        .filter(|c| c.kind == Kind::Torp2p)
+        .map(|c| tokio::time::Instant::from_std(c.started + timeout))
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -537,6 +536,27 @@ async fn attach(control: SocketAddr) -> Result<Tor, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_torp2p_dial_has_a_deadline_here() {
+        let current = |kind| Current {
+            target: 1,
+            kind,
+            started: Instant::now(),
+            start_t: 0.0,
+            connection: None,
+            connected: None,
+            rtts: Vec::new(),
+        };
+        let timeout = Duration::from_secs(120);
+        assert_eq!(torp2p_deadline(None, timeout), None);
+        assert_eq!(torp2p_deadline(Some(&current(Kind::Raw)), timeout), None);
+        let c = current(Kind::Torp2p);
+        assert_eq!(
+            torp2p_deadline(Some(&c), timeout),
+            Some(tokio::time::Instant::from_std(c.started + timeout))
+        );
+    }
 
     #[test]
     fn a_swarm_dial_error_gives_the_tor_failure_inside_it() {
