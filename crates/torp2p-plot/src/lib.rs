@@ -129,13 +129,39 @@ pub fn write(path: &Path, chart: &Chart) -> Result<(), Error> {
         }
     }
     c.configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(legend_corner(chart, (x_lo, x_hi), y_hi))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
         .map_err(|e| err(&e))?;
     root.present().map_err(|e| err(&e))?;
     Ok(())
+}
+
+/// Where the legend covers the fewest points: the corner (a third of the width, a quarter of
+/// the height) with the fewest, lower right first on a tie.
+fn legend_corner(chart: &Chart, (x_lo, x_hi): (f64, f64), y_hi: f64) -> SeriesLabelPosition {
+    let points = chart.series.iter().flat_map(|s| s.points.iter());
+    let (w, h) = ((x_hi - x_lo) / 3.0, y_hi / 4.0);
+    let covered = |right: bool, upper: bool| {
+        points
+            .clone()
+            .filter(|&&(x, y)| {
+                let in_x = if right { x >= x_hi - w } else { x <= x_lo + w };
+                let in_y = if upper { y >= y_hi - h } else { y <= h };
+                in_x && in_y
+            })
+            .count()
+    };
+    [
+        (SeriesLabelPosition::LowerRight, covered(true, false)),
+        (SeriesLabelPosition::UpperLeft, covered(false, true)),
+        (SeriesLabelPosition::LowerLeft, covered(false, false)),
+        (SeriesLabelPosition::UpperRight, covered(true, true)),
+    ]
+    .into_iter()
+    .min_by_key(|(_, n)| *n)
+    .map_or(SeriesLabelPosition::LowerRight, |(corner, _)| corner)
 }
 
 /// Writes `plots` into `dir`: for each, the path written or why not (a chart without
@@ -163,6 +189,27 @@ mod tests {
             vec![(1.0, 0.25), (2.0, 0.5), (2.0, 0.75), (3.0, 1.0)]
         );
         assert!(cdf(&[]).is_empty());
+    }
+
+    #[test]
+    fn the_legend_goes_where_the_lines_are_not() {
+        let chart = |points: Vec<(f64, f64)>| Chart {
+            title: "t",
+            x: "x",
+            y: "y",
+            series: vec![Series { name: "s", points }],
+        };
+        let at = |c: &Chart| format!("{:?}", legend_corner(c, (0.0, 10.0), 1.0));
+        // A distribution rises to the upper right: the lower right is free.
+        assert_eq!(
+            at(&chart(vec![(1.0, 0.1), (5.0, 0.5), (9.0, 1.0)])),
+            "LowerRight"
+        );
+        // A share near 1 that falls at the end, and a line near 0 on the right.
+        let falls = chart(vec![(1.0, 1.0), (5.0, 1.0), (8.0, 0.1), (9.0, 0.0)]);
+        assert_eq!(at(&falls), "LowerLeft");
+        let high = chart(vec![(0.5, 0.1), (1.0, 0.9), (9.0, 0.1)]);
+        assert_eq!(at(&high), "UpperRight");
     }
 
     #[test]

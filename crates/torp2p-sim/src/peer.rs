@@ -76,6 +76,8 @@ pub(crate) struct Args {
     pub(crate) pings: usize,
     pub(crate) ping_interval: Duration,
     pub(crate) dial_timeout: Duration,
+    /// The least time from the start of one dial to the start of the next.
+    pub(crate) dial_every: Duration,
     pub(crate) targets: Vec<Target>,
 }
 
@@ -174,6 +176,9 @@ pub(crate) async fn run(args: Args) -> Result<(), String> {
         queue,
         current: None,
         raw_done: mpsc::unbounded_channel(),
+        first_start: None,
+        dials_started: 0,
+        wait: None,
     };
     let start = tokio::time::sleep(start_in.unwrap_or(Duration::MAX));
     tokio::pin!(start);
@@ -193,6 +198,10 @@ pub(crate) async fn run(args: Args) -> Result<(), String> {
             Some(r) = dialer.raw_done.1.recv() => {
                 emit(r);
                 dialer.current = None;
+                dialer.next(&mut swarm);
+            }
+            () = sleep_until_some(dialer.wait), if dialer.wait.is_some() => {
+                dialer.wait = None;
                 dialer.next(&mut swarm);
             }
             () = sleep_until_some(deadline), if deadline.is_some() => dialer.fail(
@@ -243,14 +252,33 @@ struct Dialer<'a> {
     queue: VecDeque<(Target, Kind)>,
     current: Option<Current>,
     raw_done: (mpsc::UnboundedSender<Value>, mpsc::UnboundedReceiver<Value>),
+    /// When the first dial started, and how many have.
+    first_start: Option<Instant>,
+    dials_started: u32,
+    /// The next dial waits for this (`--dial-every`).
+    wait: Option<tokio::time::Instant>,
 }
 
 impl Dialer<'_> {
-    /// Starts the next dial, if any.
+    /// Starts the next dial, if any, or, if its time (`--dial-every`) has not come, sets
+    /// [`Dialer::wait`].
     fn next(&mut self, swarm: &mut Swarm<libp2p_ping::Behaviour>) {
+        if self.queue.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        if let Some(first) = self.first_start {
+            let due = first + self.args.dial_every * self.dials_started;
+            if due > now {
+                self.wait = Some(tokio::time::Instant::from_std(due));
+                return;
+            }
+        }
         let Some((target, kind)) = self.queue.pop_front() else {
             return;
         };
+        self.first_start.get_or_insert(now);
+        self.dials_started += 1;
         let mut current = Current {
             target: target.index,
             kind,

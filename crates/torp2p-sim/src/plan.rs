@@ -27,6 +27,10 @@ pub(crate) struct Params {
     pub(crate) dial_at_s: u64,
     /// Simulated seconds a dial may take, connecting and every round trip included.
     pub(crate) dial_timeout_s: u64,
+    /// Ping workload: simulated seconds from the start of one of a peer's dials to the start
+    /// of its next, at the least (0: each dial starts when the one before ends). Spreads the
+    /// dials over the run, so that churn meets them.
+    pub(crate) dial_every_s: u64,
     /// Churn: this fraction (per mille) of the relays, and of the peers, leave and come back.
     pub(crate) churn_permille: u32,
     /// What the peers do.
@@ -58,7 +62,10 @@ impl Params {
     /// The simulated second at which the simulation stops: every dial has had its timeout.
     pub(crate) fn stop_s(&self) -> u64 {
         match self.workload {
-            Workload::Ping => self.dial_at_s + (2 * self.dials as u64 + 1) * self.dial_timeout_s,
+            Workload::Ping => {
+                self.dial_at_s
+                    + (2 * self.dials as u64 + 1) * self.dial_timeout_s.max(self.dial_every_s)
+            }
             Workload::Mesh => {
                 self.dial_at_s + 2 * MESH_SETTLE_S + self.messages as u64 * MESSAGE_EVERY_S
             }
@@ -319,6 +326,7 @@ pub(crate) mod tests {
             ping_interval_s: 1,
             dial_at_s: 300,
             dial_timeout_s: 120,
+            dial_every_s: 0,
             churn_permille: 0,
             workload: Workload::Ping,
             messages: 20,

@@ -170,6 +170,7 @@ mod tests {
             ping_interval_s: 1,
             dial_at_s: 300,
             dial_timeout_s: 120,
+            dial_every_s: 0,
             churn_permille,
             workload,
             messages: 10,

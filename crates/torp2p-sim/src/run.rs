@@ -75,6 +75,10 @@ struct RunArgs {
     /// simulated seconds a dial may take, round trips included
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(10..=3_600))]
     dial_timeout: u64,
+    /// simulated seconds from the start of one of a peer's dials to the start of its next, at
+    /// the least (0: back to back); spreads the dials over the run, e.g. to meet --churn
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=3_600))]
+    dial_every: u64,
     /// where to write the configuration, Shadow's data and sim.json (must not exist);
     /// default: a directory in target/sim/ named after the run, e.g. r50-n10-s1, r50-n10-s1-mesh,
     /// r50-n10-s1-churn0.2
@@ -136,6 +140,8 @@ struct PeerArgs {
     ping_interval: u64,
     #[arg(long, default_value_t = 120)]
     dial_timeout: u64,
+    #[arg(long, default_value_t = 0)]
+    dial_every: u64,
     #[arg(long = "dial")]
     dials: Vec<Target>,
 }
@@ -172,6 +178,7 @@ impl Command {
                     pings: a.pings.max(1),
                     ping_interval: Duration::from_secs(a.ping_interval),
                     dial_timeout: Duration::from_secs(a.dial_timeout),
+                    dial_every: Duration::from_secs(a.dial_every),
                     targets: a.dials.clone(),
                 })
                 .await
@@ -203,6 +210,7 @@ impl Command {
                     ping_interval_s: 1,
                     dial_at_s: dial_at(a.relays as usize),
                     dial_timeout_s: a.dial_timeout,
+                    dial_every_s: a.dial_every,
                     churn_permille: (a.churn * 1000.0).round() as u32,
                     workload: a.workload,
                     messages: a.messages as usize,
@@ -361,6 +369,7 @@ fn params_json(params: &Params) -> Value {
         "workload": format!("{:?}", params.workload).to_lowercase(),
         "messages": params.messages,
         "dial_at_s": params.dial_at_s, "dial_timeout_s": params.dial_timeout_s,
+        "dial_every_s": params.dial_every_s,
         "stop_s": params.stop_s(),
     })
 }
@@ -390,6 +399,8 @@ fn params_of(p: &Value) -> Result<Params, String> {
         ping_interval_s: 1,
         dial_at_s: n("dial_at_s")?,
         dial_timeout_s: n("dial_timeout_s")?,
+        // Absent from the sim.json of runs made before it existed: back to back.
+        dial_every_s: p.get("dial_every_s").map_or(Ok(0), |_| n("dial_every_s"))?,
         churn_permille: (churn * 1000.0).round() as u32,
         workload,
         messages: n("messages")? as usize,
@@ -622,11 +633,16 @@ mod tests {
     fn the_parameters_sim_json_records_give_the_same_simulation() {
         let p = Params {
             churn_permille: 200,
+            dial_every_s: 60,
             workload: Workload::Mesh,
             messages: 30,
             ..crate::plan::tests::params()
         };
-        assert_eq!(params_of(&params_json(&p)), Ok(p));
+        assert_eq!(params_of(&params_json(&p)), Ok(p.clone()));
+        // A sim.json from before --dial-every: back to back.
+        let mut old = params_json(&p);
+        old.as_object_mut().unwrap().remove("dial_every_s");
+        assert_eq!(params_of(&old).map(|p| p.dial_every_s), Ok(0));
         let e = params_of(&json!({ "relays": 4 })).unwrap_err();
         assert!(e.contains("params.churn"), "{e}");
         let mut bad = params_json(&crate::plan::tests::params());

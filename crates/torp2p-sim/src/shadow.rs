@@ -217,6 +217,9 @@ fn yaml(plan: &Plan, programs: &Programs) -> Result<String, String> {
                     "--dial-timeout".into(),
                     p.dial_timeout_s.to_string(),
                 ]);
+                if p.dial_every_s > 0 {
+                    args.extend(["--dial-every".into(), p.dial_every_s.to_string()]);
+                }
                 for d in &plan.dials[h.index] {
                     args.push("--dial".into());
                     args.push(dial_arg(plan, d.target, d.raw_first)?);
@@ -359,6 +362,7 @@ mod tests {
             ping_interval_s: 1,
             dial_at_s: 240,
             dial_timeout_s: 120,
+            dial_every_s: 0,
             churn_permille,
             workload: crate::plan::Workload::Ping,
             messages: 0,
@@ -393,6 +397,17 @@ mod tests {
             "{arg}"
         );
         assert_eq!(parts[3], "raw");
+        // Back to back unless spaced; spaced, the stop waits for the spacing.
+        assert!(!y.contains("--dial-every"));
+        let mut params = p.params.clone();
+        params.dial_every_s = 300;
+        let spaced = Plan::new(params).unwrap();
+        let y = yaml(&spaced, &programs()).unwrap();
+        assert_eq!(y.matches("\"--dial-every\", \"300\"").count(), 3, "{y}");
+        assert_eq!(
+            spaced.params.stop_s(),
+            spaced.params.dial_at_s + (2 * spaced.params.dials as u64 + 1) * 300
+        );
     }
 
     #[test]
