@@ -87,8 +87,9 @@ pub fn write(path: &Path, chart: &Chart) -> Result<(), Error> {
             path: path.to_path_buf(),
         });
     }
-    // From 0 unless the values are far from it (a latency distribution), with some room.
-    let x_lo = if x_min > 0.5 * x_max {
+    // From 0 unless the values are far from it (a latency distribution, or simulated time
+    // from the first dial on), with some room.
+    let x_lo = if x_min > 0.3 * x_max {
         x_min * 0.95
     } else {
         0.0
