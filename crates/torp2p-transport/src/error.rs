@@ -357,8 +357,8 @@ impl Error {
 /// Why a dial failed, whichever backend made it: the kinds that C tor's extended SOCKS
 /// replies and arti's errors have in common. [`Error::dial_failure_in`] finds it in an error
 /// of the transport (for libp2p-swarm's `DialError::Transport`, which gives its list of errors
-/// no `source`, ask it of each `TransportError::Other` in that list); the backend's own error ([`DialError`] for C tor, torp2p-arti's `DialError` for
-/// arti) has the details.
+/// no `source`, ask it of each `TransportError::Other` in that list); the backend's own error
+/// ([`DialError`] for C tor, torp2p-arti's `DialError` for arti) has the details.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DialFailure {
